@@ -1,0 +1,32 @@
+//! `SecretService`: the one embeddable entry point of the secret manager (§9.1).
+//!
+//! A Rust module that needs credentials depends on this crate with
+//! `default-features = false` and calls [`SecretService`]; it never touches the database or
+//! the ciphertext itself.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), secret_core::SecretError> {
+//! use secret_api::{SecretService, ServiceConfig};
+//! use secret_core::SecretContext;
+//!
+//! let service = SecretService::connect(ServiceConfig::from_env()?).await?;
+//! let ctx = SecretContext::new("user-1", "mcp-server").in_organization("org-1");
+//! let value = service.get_secret("0193...", &ctx).await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod service;
+
+pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
+pub use service::SecretService;
+
+pub use secret_core::model::{
+    CreateSecretParams, FieldUpdate, ListSecretsParams, Page, ScopeTarget, SecretMetadata,
+    SecretVersionInfo, UpdateSecretParams, UpdateValueParams, VersionedValue,
+};
+pub use secret_core::{
+    AnySecretValue, ErrorCode, SecretContext, SecretError, SecretScope, SecretType, SecretValue,
+};
+pub use secret_crypto::MasterKeyMaterial;
+pub use secret_store::{DbConfig, DbKind, KeyInfo, ReencryptProgress};

@@ -1,0 +1,903 @@
+//! The operations of §9.1 on the local encrypted store.
+//!
+//! Every state change is one transaction that first locks the secret's row, then checks
+//! existence, soft deletion and the caller's expected version, then writes. A value is
+//! validated and encrypted for its exact (secret id, version) before it is written; a
+//! rollback decrypts the old version and re-encrypts it for the new one.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use secret_core::limits::RECOVERY_PERIOD_DAYS;
+use secret_core::model::{
+    CreateSecretParams, ListSecretsParams, Page, SecretMetadata, SecretVersionInfo,
+    UpdateSecretParams, UpdateValueParams, VersionedValue,
+};
+use secret_core::name::{
+    normalize_tags, validate_change_reason, validate_description, validate_metadata,
+    validate_platform_id, validate_secret_name,
+};
+use secret_core::{
+    Clock, SecretContext, SecretError, SecretScope, SecretType, SecretValue, StorageBackendKind,
+    SystemClock, ValueFacts,
+};
+use secret_store::{
+    Database, KeyManager, LocalEncryptedBackend, MetadataChange, NewSecret, NewVersion,
+    SecretFilter, SecretRecord, SecretRepository, StorageBackend, ValueTarget, VersionAdvance,
+    Visibility, WriteTx,
+};
+
+use crate::config::ServiceConfig;
+
+type Result<T> = std::result::Result<T, SecretError>;
+
+/// The longest rotation interval accepted, in days (ten years).
+const MAX_ROTATION_INTERVAL_DAYS: i32 = 3650;
+
+/// The secret manager as a library: create, read, list, version, roll back and delete
+/// secrets. Cheap to clone; clones share one connection pool and key ring.
+#[derive(Clone, Debug)]
+pub struct SecretService {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    repo: SecretRepository,
+    keys: Arc<KeyManager>,
+    local: LocalEncryptedBackend,
+    clock: Arc<dyn Clock>,
+}
+
+/// A value checked against its declared type and normalised, with its derived facts.
+struct CheckedValue {
+    value: SecretValue,
+    facts: ValueFacts,
+}
+
+/// Checks `value` against the secret's declared type and validates it as of `now`.
+///
+/// The facts kept in plain metadata never include the masked display: for some types it
+/// shows characters of the value (an API key's last four), and no part of a value is
+/// stored unencrypted.
+fn check_value(
+    declared: SecretType,
+    value: SecretValue,
+    now: DateTime<Utc>,
+) -> Result<CheckedValue> {
+    value.check_type(declared)?;
+    let (value, mut facts) = value.validate_at(now)?;
+    facts.masked.clear();
+    Ok(CheckedValue { value, facts })
+}
+
+fn check_rotation_interval(days: Option<i32>) -> Result<()> {
+    match days {
+        Some(d) if !(1..=MAX_ROTATION_INTERVAL_DAYS).contains(&d) => Err(SecretError::validation(
+            "rotationIntervalDays",
+            format!("must be between 1 and {MAX_ROTATION_INTERVAL_DAYS}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The interval to use when rotation is on: the given one, else the type's default.
+fn effective_interval(
+    secret_type: SecretType,
+    enabled: bool,
+    days: Option<i32>,
+) -> Result<Option<i32>> {
+    check_rotation_interval(days)?;
+    if !enabled {
+        return Ok(days);
+    }
+    match days.or_else(|| {
+        secret_type
+            .default_rotation_interval_days()
+            .map(|d| d as i32)
+    }) {
+        Some(d) => Ok(Some(d)),
+        None => Err(SecretError::validation(
+            "rotationIntervalDays",
+            format!("is required when rotation is enabled for {secret_type} secrets"),
+        )),
+    }
+}
+
+/// The earlier of the expiry asked for and the value's own (a certificate's notAfter).
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn not_found(id: &str) -> SecretError {
+    SecretError::SecretNotFound { id: id.to_string() }
+}
+
+fn check_expected(expected: Option<i64>, current: i64) -> Result<()> {
+    match expected {
+        Some(e) if e != current => Err(SecretError::VersionConflict {
+            expected: e,
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// The owner ids a new secret gets, from its scope, the request and the caller's context.
+struct Owner {
+    organization_id: Option<String>,
+    team_id: Option<String>,
+    project_id: Option<String>,
+    user_id: Option<String>,
+}
+
+fn resolve_owner(
+    scope: SecretScope,
+    target: &secret_core::model::ScopeTarget,
+    ctx: &SecretContext,
+) -> Result<Owner> {
+    let org = target
+        .organization_id
+        .clone()
+        .or_else(|| ctx.organization_id.clone());
+    let team = target.team_id.clone().or_else(|| ctx.team_id.clone());
+    let project = target.project_id.clone().or_else(|| ctx.project_id.clone());
+    let require = |field: &str, v: Option<String>| -> Result<String> {
+        let v = v.ok_or_else(|| {
+            SecretError::validation(field, format!("is required for {scope} secrets"))
+        })?;
+        validate_platform_id(field, &v)?;
+        Ok(v)
+    };
+    let forbid = |field: &str, v: &Option<String>| -> Result<()> {
+        match v {
+            Some(_) => Err(SecretError::validation(
+                field,
+                format!("is not allowed for {scope} secrets"),
+            )),
+            None => Ok(()),
+        }
+    };
+    let optional = |field: &str, v: Option<String>| -> Result<Option<String>> {
+        if let Some(v) = &v {
+            validate_platform_id(field, v)?;
+        }
+        Ok(v)
+    };
+    Ok(match scope {
+        SecretScope::Global => {
+            forbid("organizationId", &target.organization_id)?;
+            forbid("teamId", &target.team_id)?;
+            forbid("projectId", &target.project_id)?;
+            Owner {
+                organization_id: None,
+                team_id: None,
+                project_id: None,
+                user_id: None,
+            }
+        }
+        SecretScope::Organization => {
+            forbid("teamId", &target.team_id)?;
+            forbid("projectId", &target.project_id)?;
+            Owner {
+                organization_id: Some(require("organizationId", org)?),
+                team_id: None,
+                project_id: None,
+                user_id: None,
+            }
+        }
+        SecretScope::Team => {
+            forbid("projectId", &target.project_id)?;
+            Owner {
+                organization_id: Some(require("organizationId", org)?),
+                team_id: Some(require("teamId", team)?),
+                project_id: None,
+                user_id: None,
+            }
+        }
+        SecretScope::Project => Owner {
+            organization_id: Some(require("organizationId", org)?),
+            // A project may sit under a team; the team id is kept when given explicitly.
+            team_id: optional("teamId", target.team_id.clone())?,
+            project_id: Some(require("projectId", project)?),
+            user_id: None,
+        },
+        SecretScope::User => {
+            forbid("teamId", &target.team_id)?;
+            forbid("projectId", &target.project_id)?;
+            Owner {
+                organization_id: optional("organizationId", org)?,
+                team_id: None,
+                project_id: None,
+                user_id: Some(require("userId", Some(ctx.user_id.clone()))?),
+            }
+        }
+    })
+}
+
+fn check_context(ctx: &SecretContext) -> Result<()> {
+    validate_platform_id("userId", &ctx.user_id)?;
+    if ctx.consumer_module.trim().is_empty() {
+        return Err(SecretError::validation(
+            "consumerModule",
+            "must not be empty",
+        ));
+    }
+    Ok(())
+}
+
+impl SecretService {
+    /// Connects to the configured database, runs migrations if asked, and opens the key
+    /// hierarchy with the master key (failing here if the key is wrong).
+    pub async fn connect(config: ServiceConfig) -> Result<Self> {
+        let db = Database::connect(&config.database).await?;
+        if config.run_migrations {
+            db.migrate().await?;
+        }
+        Self::open(db, &config.master_key, Arc::new(SystemClock)).await
+    }
+
+    /// Builds a service over an open, migrated database with the given clock.
+    pub async fn open(
+        db: Database,
+        master_key: &secret_crypto::MasterKeyMaterial,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        let keys = Arc::new(KeyManager::open(db.clone(), master_key).await?);
+        Ok(SecretService {
+            inner: Arc::new(Inner {
+                repo: SecretRepository::new(db),
+                local: LocalEncryptedBackend::new(keys.clone()),
+                keys,
+                clock,
+            }),
+        })
+    }
+
+    /// The key manager, for data-key and master-key rotation.
+    pub fn keys(&self) -> &KeyManager {
+        &self.inner.keys
+    }
+
+    /// The database behind the service.
+    pub fn database(&self) -> &Database {
+        self.inner.repo.database()
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    fn backend(&self, kind: StorageBackendKind) -> Result<&dyn StorageBackend> {
+        match kind {
+            StorageBackendKind::LocalEncrypted => Ok(&self.inner.local),
+            other => Err(SecretError::VaultNotConfigured {
+                reason: format!("no {other} vault is configured"),
+            }),
+        }
+    }
+
+    async fn begin(&self) -> Result<WriteTx> {
+        Ok(self.inner.repo.begin().await?)
+    }
+
+    async fn record(&self, id: &str) -> Result<SecretRecord> {
+        self.inner.repo.find(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// Locks a live (not soft-deleted) secret and checks the expected version.
+    async fn lock_live(
+        &self,
+        tx: &mut WriteTx,
+        id: &str,
+        expected: Option<i64>,
+    ) -> Result<SecretMetadata> {
+        let rec = tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
+        if rec.metadata.is_deleted() {
+            return Err(not_found(id));
+        }
+        check_expected(expected, rec.metadata.current_version)?;
+        Ok(rec.metadata)
+    }
+
+    // ------------------------------------------------------------------ creation
+
+    /// Creates a secret with its first version.
+    pub async fn create_secret(
+        &self,
+        params: CreateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        validate_secret_name(&params.name)?;
+        if let Some(d) = &params.description {
+            validate_description(d)?;
+        }
+        let tags = normalize_tags(&params.tags)?;
+        validate_metadata(&params.metadata)?;
+        let owner = resolve_owner(params.scope, &params.target, ctx)?;
+        let backend_kind = params
+            .storage_backend
+            .unwrap_or(StorageBackendKind::LocalEncrypted);
+        let backend = self.backend(backend_kind)?;
+        let interval = effective_interval(
+            params.secret_type,
+            params.rotation_enabled,
+            params.rotation_interval_days,
+        )?;
+        let now = self.now();
+        let checked = check_value(params.secret_type, params.value, now)?;
+        if let Some(at) = params.expires_at {
+            if at <= now {
+                return Err(SecretError::validation(
+                    "expiresAt",
+                    "must be in the future",
+                ));
+            }
+        }
+        let expires_at = earliest(params.expires_at, checked.facts.natural_expiry);
+        let id = uuid::Uuid::now_v7().to_string();
+        let stored = backend
+            .store_value(
+                ValueTarget {
+                    secret_id: &id,
+                    secret_name: &params.name,
+                    version: 1,
+                },
+                &checked.value,
+            )
+            .await?;
+        let new = NewSecret {
+            id: id.clone(),
+            name: params.name,
+            description: params.description,
+            secret_type: params.secret_type,
+            storage_backend: backend_kind,
+            scope: params.scope,
+            organization_id: owner.organization_id,
+            team_id: owner.team_id,
+            project_id: owner.project_id,
+            user_id: owner.user_id,
+            expires_at,
+            rotation_enabled: params.rotation_enabled,
+            rotation_interval_days: interval,
+            next_rotation_at: if params.rotation_enabled {
+                interval.map(|d| now + Duration::days(i64::from(d)))
+            } else {
+                None
+            },
+            tags,
+            metadata: params.metadata,
+            facts: checked.facts,
+            created_by_id: ctx.user_id.clone(),
+            now,
+        };
+        let mut tx = self.begin().await?;
+        tx.insert_secret(&new).await?;
+        tx.insert_version(NewVersion {
+            secret_id: &id,
+            version: 1,
+            stored,
+            change_reason: Some("Created".to_string()),
+            created_by_id: &ctx.user_id,
+            now,
+        })
+        .await?;
+        tx.commit().await?;
+        tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
+        Ok(self.record(&id).await?.metadata)
+    }
+
+    // ------------------------------------------------------------------ reads
+
+    /// The current value of a secret. Soft-deleted secrets are not found; expired ones
+    /// answer SECRET_EXPIRED.
+    pub async fn get_secret(&self, id: &str, ctx: &SecretContext) -> Result<SecretValue> {
+        Ok(self.get_secret_value(id, ctx).await?.value)
+    }
+
+    /// The current value with the secret's id, name and version.
+    pub async fn get_secret_value(&self, id: &str, ctx: &SecretContext) -> Result<VersionedValue> {
+        check_context(ctx)?;
+        let meta = self.readable(id).await?;
+        self.read_version(&meta, meta.current_version).await
+    }
+
+    /// The value of one version of a secret.
+    pub async fn get_secret_version(
+        &self,
+        id: &str,
+        version: i64,
+        ctx: &SecretContext,
+    ) -> Result<VersionedValue> {
+        check_context(ctx)?;
+        let meta = self.readable(id).await?;
+        self.read_version(&meta, version).await
+    }
+
+    /// The current value, or `None` when the secret does not exist or is soft-deleted.
+    pub async fn get_secret_or_none(
+        &self,
+        id: &str,
+        ctx: &SecretContext,
+    ) -> Result<Option<SecretValue>> {
+        match self.get_secret(id, ctx).await {
+            Ok(v) => Ok(Some(v)),
+            Err(SecretError::SecretNotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The current values of several secrets, keyed by id, in two queries. Ids that do not
+    /// exist or are soft-deleted are left out; any other failure (expired, undecryptable)
+    /// fails the whole call.
+    pub async fn get_secrets(
+        &self,
+        ids: &[String],
+        ctx: &SecretContext,
+    ) -> Result<BTreeMap<String, SecretValue>> {
+        check_context(ctx)?;
+        let now = self.now();
+        let records = self.inner.repo.find_many(ids).await?;
+        let mut live = Vec::with_capacity(records.len());
+        for r in records {
+            if r.metadata.is_deleted() {
+                continue;
+            }
+            if r.metadata.is_expired_at(now) {
+                return Err(SecretError::SecretExpired { id: r.metadata.id });
+            }
+            live.push(r.metadata);
+        }
+        let pairs: Vec<(String, i64)> = live
+            .iter()
+            .map(|m| (m.id.clone(), m.current_version))
+            .collect();
+        let versions = self.inner.repo.find_versions(&pairs).await?;
+        let mut out = BTreeMap::new();
+        for v in versions {
+            let Some(meta) = live.iter().find(|m| m.id == v.secret_id) else {
+                continue;
+            };
+            let value = self
+                .backend(meta.storage_backend)?
+                .retrieve_value(
+                    ValueTarget {
+                        secret_id: &meta.id,
+                        secret_name: &meta.name,
+                        version: v.version,
+                    },
+                    &v.stored,
+                )
+                .await?;
+            out.insert(meta.id.clone(), value);
+        }
+        Ok(out)
+    }
+
+    /// A secret's metadata (never its value). Soft-deleted secrets are returned too, with
+    /// `deletedAt` set, so they can be restored.
+    pub async fn get_metadata(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        Ok(self.record(id).await?.metadata)
+    }
+
+    /// Secrets visible in the caller's context, filtered and paged in SQL.
+    pub async fn list_secrets(
+        &self,
+        params: &ListSecretsParams,
+        ctx: &SecretContext,
+    ) -> Result<Page<SecretMetadata>> {
+        check_context(ctx)?;
+        let (page, limit) = params.paging()?;
+        let tags = normalize_tags(&params.tags)?;
+        if let Some(s) = &params.search {
+            if s.chars().count() > 255 {
+                return Err(SecretError::validation(
+                    "search",
+                    "must be at most 255 characters",
+                ));
+            }
+        }
+        let filter = SecretFilter {
+            visibility: Visibility::Context {
+                user_id: ctx.user_id.clone(),
+                organization_id: ctx.organization_id.clone(),
+                team_id: ctx.team_id.clone(),
+                project_id: ctx.project_id.clone(),
+            },
+            scope: params.scope,
+            secret_type: params.secret_type,
+            tags,
+            search: params.search.clone(),
+            include_deleted: params.include_deleted,
+            page,
+            limit,
+        };
+        Ok(self.inner.repo.list(&filter).await?)
+    }
+
+    /// A secret's version history, newest first.
+    pub async fn list_versions(
+        &self,
+        id: &str,
+        ctx: &SecretContext,
+    ) -> Result<Vec<SecretVersionInfo>> {
+        check_context(ctx)?;
+        let meta = self.record(id).await?.metadata;
+        Ok(self
+            .inner
+            .repo
+            .list_versions(id, meta.current_version)
+            .await?)
+    }
+
+    /// A live, unexpired secret's metadata.
+    async fn readable(&self, id: &str) -> Result<SecretMetadata> {
+        let meta = self.record(id).await?.metadata;
+        if meta.is_deleted() {
+            return Err(not_found(id));
+        }
+        if meta.is_expired_at(self.now()) {
+            return Err(SecretError::SecretExpired { id: id.to_string() });
+        }
+        Ok(meta)
+    }
+
+    async fn read_version(&self, meta: &SecretMetadata, version: i64) -> Result<VersionedValue> {
+        let stored = self
+            .inner
+            .repo
+            .find_version(&meta.id, version)
+            .await?
+            .ok_or_else(|| SecretError::VersionNotFound {
+                id: meta.id.clone(),
+                version,
+            })?;
+        let value = self
+            .backend(meta.storage_backend)?
+            .retrieve_value(
+                ValueTarget {
+                    secret_id: &meta.id,
+                    secret_name: &meta.name,
+                    version,
+                },
+                &stored.stored,
+            )
+            .await?;
+        Ok(VersionedValue {
+            id: meta.id.clone(),
+            name: meta.name.clone(),
+            version,
+            value,
+        })
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    /// Updates a secret's metadata (description, expiry, rotation settings, tags, metadata).
+    pub async fn update_secret(
+        &self,
+        id: &str,
+        params: UpdateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        if let secret_core::model::FieldUpdate::Set(d) = &params.description {
+            validate_description(d)?;
+        }
+        let tags = params.tags.as_deref().map(normalize_tags).transpose()?;
+        if let Some(m) = &params.metadata {
+            validate_metadata(m)?;
+        }
+        let now = self.now();
+        if let secret_core::model::FieldUpdate::Set(at) = params.expires_at {
+            if at <= now {
+                return Err(SecretError::validation(
+                    "expiresAt",
+                    "must be in the future",
+                ));
+            }
+        }
+        let mut tx = self.begin().await?;
+        let current = self.lock_live(&mut tx, id, params.expected_version).await?;
+        let rotation_enabled = params.rotation_enabled.unwrap_or(current.rotation_enabled);
+        let interval = effective_interval(
+            current.secret_type,
+            rotation_enabled,
+            params
+                .rotation_interval_days
+                .apply(current.rotation_interval_days),
+        )?;
+        let next_rotation_at = if rotation_enabled {
+            let base = current.last_rotated_at.unwrap_or(current.created_at);
+            interval.map(|d| base + Duration::days(i64::from(d)))
+        } else {
+            None
+        };
+        let expires_at = earliest(
+            params.expires_at.apply(current.expires_at),
+            current.facts.natural_expiry,
+        );
+        tx.update_metadata(
+            id,
+            &MetadataChange {
+                expected_version: Some(current.current_version),
+                actor_id: &ctx.user_id,
+                now,
+                description: params.description.apply(current.description),
+                expires_at,
+                rotation_enabled,
+                rotation_interval_days: interval,
+                next_rotation_at,
+                tags: tags.unwrap_or(current.tags),
+                metadata: params.metadata.unwrap_or(current.metadata),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(self.record(id).await?.metadata)
+    }
+
+    /// Writes a new value as a new version.
+    pub async fn update_secret_value(
+        &self,
+        id: &str,
+        params: UpdateValueParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        if let Some(r) = &params.change_reason {
+            validate_change_reason(r)?;
+        }
+        let reason = params
+            .change_reason
+            .unwrap_or_else(|| "Value updated".to_string());
+        self.write_new_version(
+            id,
+            params.value,
+            reason,
+            params.expected_version,
+            false,
+            ctx,
+        )
+        .await
+    }
+
+    /// Rotates a secret to `new_value`: a new version, `lastRotatedAt` = now and
+    /// `nextRotationAt` moved on by the rotation interval.
+    pub async fn rotate_secret(
+        &self,
+        id: &str,
+        new_value: SecretValue,
+        expected_version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        self.write_new_version(
+            id,
+            new_value,
+            "Rotation".to_string(),
+            expected_version,
+            true,
+            ctx,
+        )
+        .await
+    }
+
+    async fn write_new_version(
+        &self,
+        id: &str,
+        value: SecretValue,
+        reason: String,
+        expected: Option<i64>,
+        rotation: bool,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let current = self.lock_live(&mut tx, id, expected).await?;
+        let checked = check_value(current.secret_type, value, now)?;
+        let version = current.current_version + 1;
+        let stored = self
+            .backend(current.storage_backend)?
+            .store_value(
+                ValueTarget {
+                    secret_id: id,
+                    secret_name: &current.name,
+                    version,
+                },
+                &checked.value,
+            )
+            .await?;
+        self.advance(&mut tx, &current, &checked.facts, rotation, now, ctx)
+            .await?;
+        tx.insert_version(NewVersion {
+            secret_id: id,
+            version,
+            stored,
+            change_reason: Some(reason),
+            created_by_id: &ctx.user_id,
+            now,
+        })
+        .await?;
+        tx.commit().await?;
+        tracing::info!(secret_id = %id, version, rotation, "secret value updated");
+        Ok(self.record(id).await?.metadata)
+    }
+
+    async fn advance(
+        &self,
+        tx: &mut WriteTx,
+        current: &SecretMetadata,
+        facts: &ValueFacts,
+        rotation: bool,
+        now: DateTime<Utc>,
+        ctx: &SecretContext,
+    ) -> Result<i64> {
+        // A value with its own expiry (a certificate) moves the secret's expiry with it.
+        let natural_changed = facts.natural_expiry != current.facts.natural_expiry;
+        let expires_at = natural_changed.then(|| {
+            let asked = if current.expires_at == current.facts.natural_expiry {
+                None
+            } else {
+                current.expires_at
+            };
+            earliest(asked, facts.natural_expiry)
+        });
+        let next_rotation = rotation.then(|| {
+            if current.rotation_enabled {
+                current
+                    .rotation_interval_days
+                    .map(|d| now + Duration::days(i64::from(d)))
+            } else {
+                None
+            }
+        });
+        Ok(tx
+            .advance_version(
+                &current.id,
+                &VersionAdvance {
+                    expected_version: Some(current.current_version),
+                    actor_id: &ctx.user_id,
+                    now,
+                    facts,
+                    expires_at,
+                    rotation: next_rotation,
+                },
+            )
+            .await?)
+    }
+
+    /// Makes an earlier version's value current again, as a new version re-encrypted for
+    /// its new place, with the reason "Rollback to version N".
+    pub async fn rollback_secret(
+        &self,
+        id: &str,
+        to_version: i64,
+        expected_version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        if to_version < 1 {
+            return Err(SecretError::validation("version", "must be 1 or more"));
+        }
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let current = self.lock_live(&mut tx, id, expected_version).await?;
+        if to_version == current.current_version {
+            return Err(SecretError::validation(
+                "version",
+                format!("version {to_version} is already the current version"),
+            ));
+        }
+        let target =
+            tx.find_version(id, to_version)
+                .await?
+                .ok_or_else(|| SecretError::VersionNotFound {
+                    id: id.to_string(),
+                    version: to_version,
+                })?;
+        let backend = self.backend(current.storage_backend)?;
+        let old_value = backend
+            .retrieve_value(
+                ValueTarget {
+                    secret_id: id,
+                    secret_name: &current.name,
+                    version: to_version,
+                },
+                &target.stored,
+            )
+            .await?;
+        let checked = check_value(current.secret_type, old_value, now)?;
+        let version = current.current_version + 1;
+        let stored = backend
+            .store_value(
+                ValueTarget {
+                    secret_id: id,
+                    secret_name: &current.name,
+                    version,
+                },
+                &checked.value,
+            )
+            .await?;
+        self.advance(&mut tx, &current, &checked.facts, false, now, ctx)
+            .await?;
+        tx.insert_version(NewVersion {
+            secret_id: id,
+            version,
+            stored,
+            change_reason: Some(format!("Rollback to version {to_version}")),
+            created_by_id: &ctx.user_id,
+            now,
+        })
+        .await?;
+        tx.commit().await?;
+        tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
+        Ok(self.record(id).await?.metadata)
+    }
+
+    /// Soft-deletes a secret: it disappears from reads and listings and can be restored for
+    /// 30 days. Its name stays taken until it is purged.
+    pub async fn delete_secret(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let current = self.lock_live(&mut tx, id, expected_version).await?;
+        tx.soft_delete(
+            id,
+            &ctx.user_id,
+            now,
+            now + Duration::days(RECOVERY_PERIOD_DAYS),
+            Some(current.current_version),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(secret_id = %id, "secret soft-deleted");
+        Ok(self.record(id).await?.metadata)
+    }
+
+    /// Restores a soft-deleted secret within its recovery period.
+    pub async fn restore_secret(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
+        tx.restore(id, &ctx.user_id, now).await?;
+        tx.commit().await?;
+        tracing::info!(secret_id = %id, "secret restored");
+        Ok(self.record(id).await?.metadata)
+    }
+
+    /// Deletes a soft-deleted secret for good, with every version and grant. A secret that
+    /// is not soft-deleted first is CONFLICT.
+    pub async fn permanently_delete_secret(&self, id: &str, ctx: &SecretContext) -> Result<()> {
+        check_context(ctx)?;
+        let mut tx = self.begin().await?;
+        let rec = tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
+        if !rec.metadata.is_deleted() {
+            return Err(SecretError::Conflict {
+                message: format!(
+                    "secret {id} is not soft-deleted: delete it first, then delete it permanently"
+                ),
+            });
+        }
+        let versions = tx.delete_permanently(id).await?;
+        tx.commit().await?;
+        let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
+        self.backend(rec.metadata.storage_backend)?
+            .delete_secret(id, &stored)
+            .await?;
+        tracing::info!(secret_id = %id, "secret permanently deleted");
+        Ok(())
+    }
+}

@@ -1,0 +1,24 @@
+//! Domain types of the secret manager: identifiers, the enums of the specification with their
+//! wire spelling, typed secret values with validation and masking, the caller's context, and
+//! the error type with the specification's error codes.
+//!
+//! This crate does no I/O: it knows nothing of databases, HTTP or async runtimes.
+
+pub mod clock;
+pub mod context;
+pub mod enums;
+pub mod error;
+pub mod limits;
+pub mod model;
+pub mod name;
+pub mod value;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use context::SecretContext;
+pub use enums::{
+    ActorType, AuditCategory, AuditOutcome, GranteeType, KeyStatus, RotationStrategy,
+    SecretAuditEventType, SecretScope, SecretType, SshKeyType, StorageBackendKind,
+    VaultHealthStatus, VaultScope,
+};
+pub use error::{ErrorCode, SecretError};
+pub use value::{AnySecretValue, SecretValue, ValueFacts};

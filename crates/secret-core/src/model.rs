@@ -1,0 +1,239 @@
+//! The records and parameters of the service's operations (§9.1, §12.1): what a caller sends
+//! to create, update and list secrets, and the metadata it gets back. Nothing here holds a
+//! value except the parameter structs, whose values are [`SecretValue`]s.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::enums::{SecretScope, SecretType, StorageBackendKind};
+use crate::error::SecretError;
+use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use crate::value::{SecretValue, ValueFacts};
+
+/// A secret's metadata: everything about it except its value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretMetadata {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    #[serde(rename = "type")]
+    pub secret_type: SecretType,
+    pub scope: SecretScope,
+    pub organization_id: Option<String>,
+    pub team_id: Option<String>,
+    pub project_id: Option<String>,
+    pub user_id: Option<String>,
+    pub storage_backend: StorageBackendKind,
+    pub current_version: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rotation_enabled: bool,
+    pub rotation_interval_days: Option<i32>,
+    pub last_rotated_at: Option<DateTime<Utc>>,
+    pub next_rotation_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    /// Non-secret facts derived from the current value (certificate subject, expiry, ...).
+    pub facts: ValueFacts,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub deleted_by_id: Option<String>,
+    pub recovery_deadline: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub created_by_id: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by_id: String,
+}
+
+impl SecretMetadata {
+    /// Whether the secret is soft-deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+
+    /// Whether the secret's expiry date has passed at `now`.
+    pub fn is_expired_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+}
+
+/// One entry of a secret's version history (no value).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVersionInfo {
+    pub version: i64,
+    pub is_active: bool,
+    pub is_current: bool,
+    pub change_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by_id: String,
+}
+
+/// A decrypted value with the identity of the version it came from.
+#[derive(Debug)]
+pub struct VersionedValue {
+    pub id: String,
+    pub name: String,
+    pub version: i64,
+    pub value: SecretValue,
+}
+
+/// Where a secret belongs: its scope and the ids that scope needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopeTarget {
+    pub organization_id: Option<String>,
+    pub team_id: Option<String>,
+    pub project_id: Option<String>,
+}
+
+/// The parameters of creating a secret (§12.1 CreateSecretRequest).
+#[derive(Debug)]
+pub struct CreateSecretParams {
+    pub name: String,
+    pub description: Option<String>,
+    pub secret_type: SecretType,
+    pub value: SecretValue,
+    pub scope: SecretScope,
+    pub target: ScopeTarget,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rotation_enabled: bool,
+    pub rotation_interval_days: Option<i32>,
+    pub tags: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub storage_backend: Option<StorageBackendKind>,
+}
+
+/// A change to a field that may be cleared: keep it, set it, or clear it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FieldUpdate<T> {
+    /// Leave the field as it is.
+    #[default]
+    Keep,
+    /// Set the field to a new value.
+    Set(T),
+    /// Clear the field.
+    Clear,
+}
+
+impl<T> FieldUpdate<T> {
+    /// The update for an optional JSON field where `null` clears and absence keeps.
+    pub fn from_option_option(value: Option<Option<T>>) -> Self {
+        match value {
+            None => FieldUpdate::Keep,
+            Some(None) => FieldUpdate::Clear,
+            Some(Some(v)) => FieldUpdate::Set(v),
+        }
+    }
+
+    /// Applies the update to the current value of the field.
+    pub fn apply(self, current: Option<T>) -> Option<T> {
+        match self {
+            FieldUpdate::Keep => current,
+            FieldUpdate::Set(v) => Some(v),
+            FieldUpdate::Clear => None,
+        }
+    }
+}
+
+/// The parameters of updating a secret's metadata (§12.1 `PUT /api/secrets/:id`).
+#[derive(Debug, Clone, Default)]
+pub struct UpdateSecretParams {
+    pub description: FieldUpdate<String>,
+    pub expires_at: FieldUpdate<DateTime<Utc>>,
+    pub rotation_enabled: Option<bool>,
+    pub rotation_interval_days: FieldUpdate<i32>,
+    pub tags: Option<Vec<String>>,
+    pub metadata: Option<BTreeMap<String, String>>,
+    /// When set, the update fails with VERSION_CONFLICT unless this is the current version.
+    pub expected_version: Option<i64>,
+}
+
+/// The parameters of writing a new value (§12.1 UpdateSecretValueRequest).
+#[derive(Debug)]
+pub struct UpdateValueParams {
+    pub value: SecretValue,
+    pub change_reason: Option<String>,
+    /// When set, the update fails with VERSION_CONFLICT unless this is the current version.
+    pub expected_version: Option<i64>,
+}
+
+/// Filters and paging of a listing (§12.1 ListSecretsParams).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSecretsParams {
+    pub scope: Option<SecretScope>,
+    #[serde(rename = "type")]
+    pub secret_type: Option<SecretType>,
+    /// Secrets carrying every one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Case-insensitive substring of the name or description.
+    pub search: Option<String>,
+    #[serde(default)]
+    pub include_deleted: bool,
+    /// 1-based page number.
+    pub page: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+impl ListSecretsParams {
+    /// The page number and size after defaults and bounds (page ≥ 1, 1 ≤ limit ≤ 100).
+    pub fn paging(&self) -> Result<(u64, u64), SecretError> {
+        let page = self.page.unwrap_or(1);
+        if page == 0 {
+            return Err(SecretError::validation("page", "pages are numbered from 1"));
+        }
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+        if limit == 0 || limit > MAX_PAGE_LIMIT {
+            return Err(SecretError::validation(
+                "limit",
+                format!("must be between 1 and {MAX_PAGE_LIMIT}"),
+            ));
+        }
+        Ok((page, limit))
+    }
+}
+
+/// One page of a listing, with the total across all pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u64,
+    pub limit: u64,
+    pub total: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_and_bounds() {
+        let p = ListSecretsParams::default();
+        assert_eq!(p.paging().unwrap(), (1, 20));
+        let p = ListSecretsParams {
+            page: Some(0),
+            ..Default::default()
+        };
+        assert!(p.paging().is_err());
+        let p = ListSecretsParams {
+            limit: Some(101),
+            ..Default::default()
+        };
+        assert!(p.paging().is_err());
+    }
+
+    #[test]
+    fn field_update_applies() {
+        assert_eq!(FieldUpdate::<i32>::Keep.apply(Some(1)), Some(1));
+        assert_eq!(FieldUpdate::Set(2).apply(Some(1)), Some(2));
+        assert_eq!(FieldUpdate::<i32>::Clear.apply(Some(1)), None);
+        assert_eq!(
+            FieldUpdate::from_option_option(Some(None::<i32>)),
+            FieldUpdate::Clear
+        );
+    }
+}

@@ -1,0 +1,135 @@
+//! The storage-backend contract (part 1) and the local encrypted backend.
+//!
+//! A backend turns a value into a [`StoredValue`] for one (secret, version) and back. The
+//! local backend keeps nothing itself: its `StoredValue` is the ciphertext and key id, which
+//! the repository writes into `secret_versions` in the same transaction as the version row.
+//! External vaults write the value to the vault and return their reference instead.
+//!
+//! Part 1's `update` and `retrieveVersion` are `store_value` and `retrieve_value` with
+//! another version; `listVersions` and `list` are answered from the service's own tables,
+//! which hold every version's reference whatever the backend.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secret_core::{SecretError, SecretValue, StorageBackendKind};
+
+use crate::error::StoreResult;
+use crate::keys::KeyManager;
+
+/// Which (secret, version) a value belongs to. Values are bound to it cryptographically.
+#[derive(Debug, Clone, Copy)]
+pub struct ValueTarget<'a> {
+    pub secret_id: &'a str,
+    pub secret_name: &'a str,
+    pub version: i64,
+}
+
+/// Where a version's value lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoredValue {
+    /// AES-256-GCM ciphertext (format byte, nonce, ciphertext, tag) under a data key.
+    Local { key_id: String, ciphertext: Vec<u8> },
+    /// A reference into an external vault.
+    External {
+        vault_secret_id: String,
+        vault_version_id: Option<String>,
+    },
+}
+
+/// The health of a backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendHealth {
+    pub healthy: bool,
+    pub detail: String,
+}
+
+/// A place secret values are kept: the local encrypted store or an external vault.
+#[async_trait]
+pub trait StorageBackend: Send + Sync + std::fmt::Debug {
+    /// Which backend this is.
+    fn kind(&self) -> StorageBackendKind;
+
+    /// Checks that the backend can be used.
+    async fn health_check(&self) -> StoreResult<BackendHealth>;
+
+    /// Stores `value` as version `target.version` of the secret.
+    async fn store_value(
+        &self,
+        target: ValueTarget<'_>,
+        value: &SecretValue,
+    ) -> StoreResult<StoredValue>;
+
+    /// Reads back the value stored for `target`.
+    async fn retrieve_value(
+        &self,
+        target: ValueTarget<'_>,
+        stored: &StoredValue,
+    ) -> StoreResult<SecretValue>;
+
+    /// Removes every version of a secret from the backend (permanent delete).
+    async fn delete_secret(&self, secret_id: &str, stored: &[StoredValue]) -> StoreResult<()>;
+}
+
+/// Values encrypted with the installation's data keys, kept in `secret_versions`.
+#[derive(Debug, Clone)]
+pub struct LocalEncryptedBackend {
+    keys: Arc<KeyManager>,
+}
+
+impl LocalEncryptedBackend {
+    /// A backend encrypting with `keys`.
+    pub fn new(keys: Arc<KeyManager>) -> Self {
+        LocalEncryptedBackend { keys }
+    }
+}
+
+#[async_trait]
+impl StorageBackend for LocalEncryptedBackend {
+    fn kind(&self) -> StorageBackendKind {
+        StorageBackendKind::LocalEncrypted
+    }
+
+    async fn health_check(&self) -> StoreResult<BackendHealth> {
+        let active = self.keys.active_key_id()?;
+        Ok(BackendHealth {
+            healthy: true,
+            detail: format!("active data key {active}"),
+        })
+    }
+
+    async fn store_value(
+        &self,
+        target: ValueTarget<'_>,
+        value: &SecretValue,
+    ) -> StoreResult<StoredValue> {
+        let plaintext = value.to_json_bytes()?;
+        let (key_id, ciphertext) =
+            self.keys
+                .encrypt(target.secret_id, target.version, &plaintext)?;
+        Ok(StoredValue::Local { key_id, ciphertext })
+    }
+
+    async fn retrieve_value(
+        &self,
+        target: ValueTarget<'_>,
+        stored: &StoredValue,
+    ) -> StoreResult<SecretValue> {
+        let StoredValue::Local { key_id, ciphertext } = stored else {
+            return Err(
+                SecretError::internal("local backend asked for an external reference").into(),
+            );
+        };
+        let plaintext = self
+            .keys
+            .decrypt(key_id, target.secret_id, target.version, ciphertext)
+            .await?;
+        // A value that decrypts but does not parse was not written by us: treat as tampering.
+        SecretValue::from_json_bytes(&plaintext).map_err(|_| SecretError::DecryptionFailed.into())
+    }
+
+    async fn delete_secret(&self, _secret_id: &str, _stored: &[StoredValue]) -> StoreResult<()> {
+        // The ciphertext lives in secret_versions, deleted with the secret's row.
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! Connecting to the database (SQLite by default, or PostgreSQL) and running migrations.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, DatabaseConnection};
+use secret_migration::{Migrator, MigratorTrait};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+
+use crate::error::{StoreError, StoreResult};
+
+/// Which engine a [`Database`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// SQLite, the embedded default (WAL, synchronous=FULL).
+    Sqlite,
+    /// PostgreSQL, the production engine.
+    Postgres,
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct DbConfig {
+    /// `sqlite://path?mode=rwc` or `postgres://user@host/db`.
+    pub url: String,
+    /// Pool size; SQLite defaults to 8, PostgreSQL to 16.
+    pub max_connections: Option<u32>,
+    /// How long a SQLite writer waits for the write lock before failing.
+    pub busy_timeout: Duration,
+}
+
+impl DbConfig {
+    /// Settings for `url` with default pool size and timeouts.
+    pub fn new(url: impl Into<String>) -> Self {
+        DbConfig {
+            url: url.into(),
+            max_connections: None,
+            busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A connection pool to the service's own database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    conn: DatabaseConnection,
+    kind: DbKind,
+}
+
+impl Database {
+    /// Connects to the database `config.url` names.
+    pub async fn connect(config: &DbConfig) -> StoreResult<Self> {
+        let kind = if config.url.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else if config.url.starts_with("postgres://") || config.url.starts_with("postgresql://") {
+            DbKind::Postgres
+        } else {
+            return Err(secret_core::SecretError::validation(
+                "databaseUrl",
+                "must start with sqlite: or postgres://",
+            )
+            .into());
+        };
+        let mut opts = ConnectOptions::new(config.url.clone());
+        opts.sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30));
+        match kind {
+            DbKind::Sqlite => {
+                // Validate the URL here so a typo fails with a clear message.
+                SqliteConnectOptions::from_str(&config.url).map_err(|e| {
+                    StoreError::Domain(secret_core::SecretError::validation(
+                        "databaseUrl",
+                        format!("not a valid SQLite URL: {e}"),
+                    ))
+                })?;
+                let busy = config.busy_timeout;
+                opts.max_connections(config.max_connections.unwrap_or(8))
+                    .map_sqlx_sqlite_opts(move |o| {
+                        o.journal_mode(SqliteJournalMode::Wal)
+                            .synchronous(SqliteSynchronous::Full)
+                            .foreign_keys(true)
+                            .busy_timeout(busy)
+                            .create_if_missing(true)
+                    });
+            }
+            DbKind::Postgres => {
+                opts.max_connections(config.max_connections.unwrap_or(16));
+            }
+        }
+        let conn = sea_orm::Database::connect(opts).await?;
+        Ok(Database { conn, kind })
+    }
+
+    /// Applies every pending migration.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.conn.ping().await.map_err(StoreError::from)
+    }
+
+    /// The engine behind this pool.
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// The sea-orm connection, for the store's repositories.
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.conn
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> StoreResult<()> {
+        self.conn.close().await.map_err(StoreError::from)
+    }
+}

@@ -1,0 +1,11 @@
+//! sea-orm entities, one module per table. Columns follow part 1's tables; enums are stored
+//! as their wire spelling and JSON fields as text so both SQLite and PostgreSQL read them alike.
+
+pub mod crypto_settings;
+pub mod encryption_keys;
+pub mod secret_access_grants;
+pub mod secret_audit_logs;
+pub mod secret_usage;
+pub mod secret_versions;
+pub mod secrets;
+pub mod vault_configurations;

@@ -1,0 +1,19 @@
+//! Persistence of the secret manager: sea-orm entities and migrations for every table,
+//! repositories, the key manager of the envelope encryption, and the storage backends.
+//! This is the only crate that knows SQL exists.
+
+pub mod backend;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod keys;
+pub mod secrets;
+
+pub use backend::{BackendHealth, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget};
+pub use db::{Database, DbConfig, DbKind};
+pub use error::{StoreError, StoreResult};
+pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
+pub use secrets::{
+    MetadataChange, NewSecret, NewVersion, SecretFilter, SecretRecord, SecretRepository,
+    VersionAdvance, VersionRecord, Visibility, WriteTx,
+};

@@ -1,0 +1,17 @@
+//! Database migrations of the secret manager. The same migrations run on SQLite and
+//! PostgreSQL; both binaries run them at start and `secret-server migrate` runs them alone.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial;
+
+/// Every migration, in order.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial::Migration)]
+    }
+}
