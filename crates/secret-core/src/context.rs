@@ -1,14 +1,18 @@
-//! The caller's execution context (§9.1 `SecretContext`).
+//! The caller's execution context (§9.1 `SecretContext`): who calls, in which organization,
+//! team and project, and through which module.
 
 use serde::{Deserialize, Serialize};
 
-/// Who is calling and on behalf of which module, for access control and usage tracking.
+use crate::principal::Principal;
+
+/// Who is calling and on behalf of which module, for access control, audit and usage
+/// tracking.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretContext {
-    /// The acting user.
-    pub user_id: String,
-    /// The organization the call is made in, if any.
+    /// The authenticated caller.
+    pub principal: Principal,
+    /// The organization the call is made in, if any (default owner of new secrets).
     pub organization_id: Option<String>,
     /// The team the call is made in, if any.
     pub team_id: Option<String>,
@@ -20,16 +24,25 @@ pub struct SecretContext {
     pub consumer_resource_id: Option<String>,
     /// The request this call belongs to, for correlating logs and audit records.
     pub request_id: Option<String>,
+    /// The caller's network address, when known.
+    pub ip_address: Option<String>,
+    /// The caller's user agent, when known.
+    pub user_agent: Option<String>,
 }
 
 impl SecretContext {
-    /// A context for `user_id` calling through `consumer_module`.
-    pub fn new(user_id: impl Into<String>, consumer_module: impl Into<String>) -> Self {
+    /// A context for `principal` calling through `consumer_module`.
+    pub fn new(principal: Principal, consumer_module: impl Into<String>) -> Self {
         SecretContext {
-            user_id: user_id.into(),
+            principal,
             consumer_module: consumer_module.into(),
             ..SecretContext::default()
         }
+    }
+
+    /// The acting user's id.
+    pub fn user_id(&self) -> &str {
+        &self.principal.user_id
     }
 
     /// The same context within an organization.

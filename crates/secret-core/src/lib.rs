@@ -11,6 +11,7 @@ pub mod error;
 pub mod limits;
 pub mod model;
 pub mod name;
+pub mod principal;
 pub mod value;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -21,4 +22,5 @@ pub use enums::{
     VaultHealthStatus, VaultScope,
 };
 pub use error::{ErrorCode, SecretError};
+pub use principal::{OrgRole, Principal, ProjectRole, TeamRole};
 pub use value::{AnySecretValue, SecretValue, ValueFacts};

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{SecretScope, SecretType, StorageBackendKind};
+use crate::enums::{GranteeType, SecretScope, SecretType, StorageBackendKind};
 use crate::error::SecretError;
 use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use crate::value::{SecretValue, ValueFacts};
@@ -194,6 +194,51 @@ impl ListSecretsParams {
         }
         Ok((page, limit))
     }
+}
+
+/// A per-secret access grant to a user, a team or a role (part 1 `secret_access_grants`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessGrant {
+    pub id: String,
+    pub secret_id: String,
+    pub grantee_type: GranteeType,
+    pub grantee_id: String,
+    pub can_read: bool,
+    pub can_update: bool,
+    pub can_delete: bool,
+    pub can_grant: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub granted_at: DateTime<Utc>,
+    pub granted_by_id: String,
+}
+
+impl AccessGrant {
+    /// Whether the grant is still in force at `now`.
+    pub fn is_active_at(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_none_or(|at| at > now)
+    }
+}
+
+/// The parameters of granting access (§12.1 GrantAccessRequest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantAccessParams {
+    pub grantee_type: GranteeType,
+    pub grantee_id: String,
+    #[serde(default = "default_true")]
+    pub can_read: bool,
+    #[serde(default)]
+    pub can_update: bool,
+    #[serde(default)]
+    pub can_delete: bool,
+    #[serde(default)]
+    pub can_grant: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 /// One page of a listing, with the total across all pages.

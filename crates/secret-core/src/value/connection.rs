@@ -77,6 +77,10 @@ fn parse_url(s: &str, scheme: &str) -> Result<ConnectionInfo, ConnectionError> {
     if after_scheme.is_empty() {
         return Err(BAD_URL);
     }
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme == "sqlserver" || scheme == "jdbc:sqlserver" {
+        return parse_sqlserver_url(after_scheme, scheme);
+    }
     // The user info ends at the last '@' before any query or fragment, so an unescaped '/'
     // or '@' in a password cannot make part of it pass for the host or the path.
     let before_query = after_scheme.split(['?', '#']).next().unwrap_or_default();
@@ -101,12 +105,39 @@ fn parse_url(s: &str, scheme: &str) -> Result<ConnectionInfo, ConnectionError> {
         .map(|info| info.split(':').next().unwrap_or_default())
         .map(percent_decode)
         .filter(|user| !user.is_empty());
-    let scheme = scheme.to_ascii_lowercase();
     let parsed = ParsedConnection {
         host,
         port,
         database: (!database.is_empty()).then_some(database),
         username,
+    };
+    Ok(ConnectionInfo {
+        scheme: Some(scheme),
+        parsed,
+    })
+}
+
+/// Parses Microsoft's JDBC form, `sqlserver://host[\\instance][:port][;key=value...]`, which
+/// has no user info: user and password are `;` properties.
+fn parse_sqlserver_url(
+    after_scheme: &str,
+    scheme: String,
+) -> Result<ConnectionInfo, ConnectionError> {
+    let (server, properties) = after_scheme.split_once(';').unwrap_or((after_scheme, ""));
+    let (host, port) = split_server(server)?;
+    let properties = if properties
+        .trim_matches(|c: char| c == ';' || c.is_whitespace())
+        .is_empty()
+    {
+        ParsedConnection::default()
+    } else {
+        parse_key_value(properties)?.parsed
+    };
+    let parsed = ParsedConnection {
+        host: host.or(properties.host),
+        port: port.or(properties.port),
+        database: properties.database,
+        username: properties.username,
     };
     Ok(ConnectionInfo {
         scheme: Some(scheme),
@@ -174,7 +205,7 @@ fn parse_key_value(s: &str) -> Result<ConnectionInfo, ConnectionError> {
                 }
             }
             "port" => explicit_port = Some(parse_port(value.raw.trim())?),
-            "database" | "initialcatalog" | "db" | "dbname" => {
+            "database" | "databasename" | "initialcatalog" | "db" | "dbname" => {
                 parsed.database = Some(value.unescape()).filter(|d| !d.is_empty());
             }
             "userid" | "uid" | "user" | "username" => {

@@ -51,7 +51,7 @@ impl KeyFamily {
 pub(crate) enum PublicKeyMaterial {
     /// RSA modulus and exponent, big-endian without leading zeros.
     Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An EC point in SEC1 encoding, with the curve's OID when known.
+    /// An EC point in SEC1 encoding.
     Ec { point: Vec<u8> },
     /// An Ed25519 public key.
     Ed25519([u8; 32]),

@@ -866,6 +866,10 @@ fn url_connection_string_edge_cases_never_expose_the_password() {
             "redis://[::1]:6379/0 ••••••••",
         ),
         (
+            "jdbc:sqlserver://sql.example.com:1433;databaseName=db;user=u;password=zq-p@ss/w0rd",
+            "jdbc:sqlserver://sql.example.com:1433/db ••••••••",
+        ),
+        (
             "amqp://u%40x:zq-pw@mq.example.com/vhost",
             "amqp://mq.example.com/vhost ••••••••",
         ),
@@ -1034,4 +1038,19 @@ fn oversize_value_is_payload_too_large() {
         .validate_at(now())
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::PayloadTooLarge);
+}
+
+#[test]
+fn pem_with_crlf_line_endings_is_accepted() {
+    let crlf = |s: &str| s.replace('\n', "\r\n");
+    let (_, facts) = valid(json!({"type": "CERTIFICATE", "certificate": crlf(CERT_EC),
+                                  "privateKey": crlf(CERT_EC_KEY)}));
+    assert_eq!(
+        facts.certificate_subject.as_deref(),
+        Some("CN=ec.example.com, O=Acme")
+    );
+    let (_, facts) = valid(ssh(&crlf(SSH_ED25519), "ed25519"));
+    assert_eq!(facts.ssh_fingerprint.as_deref(), Some(FP_ED25519));
+    let (_, facts) = valid(ssh(&crlf(SSH_RSA_PEM), "rsa"));
+    assert_eq!(facts.ssh_fingerprint.as_deref(), Some(FP_RSA_PEM));
 }

@@ -1,0 +1,97 @@
+//! Uncached `SecretService::get_secret` on SQLite, and on PostgreSQL when `BENCH_PG_URL`
+//! names a server (a database with a random name is created and dropped).
+//!
+//! `cargo bench -p secret-api --bench read`
+//! `BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p secret-api --bench read`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine;
+use criterion::{Criterion, criterion_group, criterion_main};
+use secret_api::{
+    CreateSecretParams, MasterKeyMaterial, ScopeTarget, SecretScope, SecretService, SecretType,
+    SecretValue,
+};
+use secret_core::value::ApiKeySecret;
+use secret_core::{AnySecretValue, SecretContext, SystemClock};
+use secret_store::{Database, DbConfig};
+use sqlx::Connection;
+
+async fn service(url: &str) -> (SecretService, String) {
+    let db = Database::connect(&DbConfig::new(url)).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).unwrap();
+    let material =
+        MasterKeyMaterial::parse(&base64::engine::general_purpose::STANDARD.encode(key)).unwrap();
+    let service = SecretService::open(db, &material, Arc::new(SystemClock)).await.unwrap();
+    let ctx = SecretContext::new("bench", "bench").in_organization("org-1");
+    let id = service
+        .create_secret(
+            CreateSecretParams {
+                name: "BENCH_KEY".into(),
+                description: None,
+                secret_type: SecretType::ApiKey,
+                value: SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
+                    key: "sk-".to_string() + &"x".repeat(97),
+                })),
+                scope: SecretScope::Organization,
+                target: ScopeTarget::default(),
+                expires_at: None,
+                rotation_enabled: false,
+                rotation_interval_days: None,
+                tags: vec![],
+                metadata: BTreeMap::new(),
+                storage_backend: None,
+            },
+            &ctx,
+        )
+        .await
+        .unwrap()
+        .id;
+    (service, id)
+}
+
+fn bench_reads(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = SecretContext::new("bench", "bench").in_organization("org-1");
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+    let (svc, id) = rt.block_on(service(&url));
+    c.bench_function("get_secret uncached (SQLite)", |b| {
+        b.to_async(&rt).iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
+    });
+
+    if let Ok(admin) = std::env::var("BENCH_PG_URL") {
+        let name = format!("sm_bench_{}", uuid::Uuid::new_v4().simple());
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        });
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        let (svc, id) = rt.block_on(service(&format!("{base}/{name}")));
+        c.bench_function("get_secret uncached (PostgreSQL)", |b| {
+            b.to_async(&rt).iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
+        });
+        drop(svc);
+        rt.block_on(async {
+            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+            )))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        });
+    }
+}
+
+criterion_group!(benches, bench_reads);
+criterion_main!(benches);
