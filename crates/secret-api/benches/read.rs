@@ -16,9 +16,17 @@ use secret_api::{
     SecretValue,
 };
 use secret_core::value::ApiKeySecret;
-use secret_core::{AnySecretValue, SecretContext, SystemClock};
+use secret_core::{AnySecretValue, OrgRole, Principal, SecretContext, SystemClock};
 use secret_store::{Database, DbConfig};
 use sqlx::Connection;
+
+fn bench_ctx() -> SecretContext {
+    SecretContext::new(
+        Principal::user("bench").with_org("org-1", OrgRole::Admin),
+        "bench",
+    )
+    .in_organization("org-1")
+}
 
 async fn service(url: &str) -> (SecretService, String) {
     let db = Database::connect(&DbConfig::new(url)).await.unwrap();
@@ -27,8 +35,10 @@ async fn service(url: &str) -> (SecretService, String) {
     getrandom::fill(&mut key).unwrap();
     let material =
         MasterKeyMaterial::parse(&base64::engine::general_purpose::STANDARD.encode(key)).unwrap();
-    let service = SecretService::open(db, &material, Arc::new(SystemClock)).await.unwrap();
-    let ctx = SecretContext::new("bench", "bench").in_organization("org-1");
+    let service = SecretService::open(db, &material, Arc::new(SystemClock))
+        .await
+        .unwrap();
+    let ctx = bench_ctx();
     let id = service
         .create_secret(
             CreateSecretParams {
@@ -57,13 +67,17 @@ async fn service(url: &str) -> (SecretService, String) {
 
 fn bench_reads(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let ctx = SecretContext::new("bench", "bench").in_organization("org-1");
+    let ctx = bench_ctx();
 
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display());
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("bench.db").display()
+    );
     let (svc, id) = rt.block_on(service(&url));
     c.bench_function("get_secret uncached (SQLite)", |b| {
-        b.to_async(&rt).iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
+        b.to_async(&rt)
+            .iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
     });
 
     if let Ok(admin) = std::env::var("BENCH_PG_URL") {
@@ -78,7 +92,8 @@ fn bench_reads(c: &mut Criterion) {
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
         let (svc, id) = rt.block_on(service(&format!("{base}/{name}")));
         c.bench_function("get_secret uncached (PostgreSQL)", |b| {
-            b.to_async(&rt).iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
+            b.to_async(&rt)
+                .iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
         });
         drop(svc);
         rt.block_on(async {

@@ -7,10 +7,11 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), secret_core::SecretError> {
 //! use secret_api::{SecretService, ServiceConfig};
-//! use secret_core::SecretContext;
+//! use secret_core::{OrgRole, Principal, SecretContext};
 //!
 //! let service = SecretService::connect(ServiceConfig::from_env()?).await?;
-//! let ctx = SecretContext::new("user-1", "mcp-server").in_organization("org-1");
+//! let caller = Principal::user("user-1").with_org("org-1", OrgRole::Member);
+//! let ctx = SecretContext::new(caller, "mcp-server").in_organization("org-1");
 //! let value = service.get_secret("0193...", &ctx).await?;
 //! # Ok(()) }
 //! ```
@@ -22,11 +23,13 @@ pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::SecretService;
 
 pub use secret_core::model::{
-    CreateSecretParams, FieldUpdate, ListSecretsParams, Page, ScopeTarget, SecretMetadata,
-    SecretVersionInfo, UpdateSecretParams, UpdateValueParams, VersionedValue,
+    AccessGrant, CreateSecretParams, FieldUpdate, GrantAccessParams, ListSecretsParams, Page,
+    ScopeTarget, SecretMetadata, SecretVersionInfo, UpdateSecretParams, UpdateValueParams,
+    VersionedValue,
 };
 pub use secret_core::{
-    AnySecretValue, ErrorCode, SecretContext, SecretError, SecretScope, SecretType, SecretValue,
+    AnySecretValue, ErrorCode, OrgRole, Principal, ProjectRole, SecretContext, SecretError,
+    SecretScope, SecretType, SecretValue, TeamRole,
 };
 pub use secret_crypto::MasterKeyMaterial;
 pub use secret_store::{DbConfig, DbKind, KeyInfo, ReencryptProgress};

@@ -9,10 +9,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use secret_access::{
+    Action, Decision, VisibilityFilter, can_create, check_grant, check_revoke, decide,
+};
 use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::{
-    CreateSecretParams, ListSecretsParams, Page, SecretMetadata, SecretVersionInfo,
-    UpdateSecretParams, UpdateValueParams, VersionedValue,
+    AccessGrant, CreateSecretParams, GrantAccessParams, ListSecretsParams, Page, SecretMetadata,
+    SecretVersionInfo, UpdateSecretParams, UpdateValueParams, VersionedValue,
 };
 use secret_core::name::{
     normalize_tags, validate_change_reason, validate_description, validate_metadata,
@@ -25,12 +28,15 @@ use secret_core::{
 use secret_store::{
     Database, KeyManager, LocalEncryptedBackend, MetadataChange, NewSecret, NewVersion,
     SecretFilter, SecretRecord, SecretRepository, StorageBackend, ValueTarget, VersionAdvance,
-    Visibility, WriteTx,
+    WriteTx,
 };
 
 use crate::config::ServiceConfig;
 
 type Result<T> = std::result::Result<T, SecretError>;
+
+/// How recent an authentication must be for a permanent delete (§14.3).
+const REAUTHENTICATION_WINDOW: Duration = Duration::minutes(5);
 
 /// The longest rotation interval accepted, in days (ten years).
 const MAX_ROTATION_INTERVAL_DAYS: i32 = 3650;
@@ -213,14 +219,14 @@ fn resolve_owner(
                 organization_id: optional("organizationId", org)?,
                 team_id: None,
                 project_id: None,
-                user_id: Some(require("userId", Some(ctx.user_id.clone()))?),
+                user_id: Some(require("userId", Some(ctx.user_id().to_string()))?),
             }
         }
     })
 }
 
 fn check_context(ctx: &SecretContext) -> Result<()> {
-    validate_platform_id("userId", &ctx.user_id)?;
+    validate_platform_id("userId", ctx.user_id())?;
     if ctx.consumer_module.trim().is_empty() {
         return Err(SecretError::validation(
             "consumerModule",
@@ -228,6 +234,29 @@ fn check_context(ctx: &SecretContext) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Create => "creating",
+        Action::ViewMetadata => "viewing",
+        Action::Read => "reading the value of",
+        Action::Update => "updating",
+        Action::Delete => "deleting",
+        Action::Grant => "managing access to",
+    }
+}
+
+/// Turns a decision into the caller's answer: 404 for a secret it cannot see, 403 for one
+/// it can see but not act on.
+fn enforce(decision: Decision, action: Action, id: &str) -> Result<()> {
+    match decision {
+        Decision::Allow => Ok(()),
+        Decision::Deny => Err(SecretError::AccessDenied {
+            reason: format!("{} secret {id} is not permitted", action_name(action)),
+        }),
+        Decision::Invisible => Err(not_found(id)),
+    }
 }
 
 impl SecretService {
@@ -289,19 +318,63 @@ impl SecretService {
         self.inner.repo.find(id).await?.ok_or_else(|| not_found(id))
     }
 
-    /// Locks a live (not soft-deleted) secret and checks the expected version.
+    /// A secret's metadata after checking that the caller may perform `action` on it.
+    async fn authorized(
+        &self,
+        id: &str,
+        ctx: &SecretContext,
+        action: Action,
+    ) -> Result<SecretMetadata> {
+        let meta = self
+            .inner
+            .repo
+            .find(id)
+            .await?
+            .ok_or_else(|| not_found(id))?
+            .metadata;
+        let grants = self.inner.repo.grants_on(&[id]).await?;
+        enforce(
+            decide(&ctx.principal, action, &meta, &grants, self.now()),
+            action,
+            id,
+        )?;
+        Ok(meta)
+    }
+
+    /// Locks a secret in `tx` and checks that the caller may perform `action` on it.
+    async fn lock_authorized(
+        &self,
+        tx: &mut WriteTx,
+        id: &str,
+        ctx: &SecretContext,
+        action: Action,
+    ) -> Result<(SecretMetadata, Vec<AccessGrant>)> {
+        let rec = tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
+        let grants = tx.grants_on(id).await?;
+        enforce(
+            decide(&ctx.principal, action, &rec.metadata, &grants, self.now()),
+            action,
+            id,
+        )?;
+        Ok((rec.metadata, grants))
+    }
+
+    /// Locks a live (not soft-deleted) secret, checks the caller's permission and the
+    /// expected version.
     async fn lock_live(
         &self,
         tx: &mut WriteTx,
         id: &str,
         expected: Option<i64>,
+        ctx: &SecretContext,
+        action: Action,
     ) -> Result<SecretMetadata> {
-        let rec = tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
-        if rec.metadata.is_deleted() {
+        let (meta, _) = self.lock_authorized(tx, id, ctx, action).await?;
+        if meta.is_deleted() {
             return Err(not_found(id));
         }
-        check_expected(expected, rec.metadata.current_version)?;
-        Ok(rec.metadata)
+        check_expected(expected, meta.current_version)?;
+        Ok(meta)
     }
 
     // ------------------------------------------------------------------ creation
@@ -320,6 +393,17 @@ impl SecretService {
         let tags = normalize_tags(&params.tags)?;
         validate_metadata(&params.metadata)?;
         let owner = resolve_owner(params.scope, &params.target, ctx)?;
+        if !can_create(
+            &ctx.principal,
+            params.scope,
+            owner.organization_id.as_deref(),
+            owner.team_id.as_deref(),
+            owner.project_id.as_deref(),
+        ) {
+            return Err(SecretError::AccessDenied {
+                reason: format!("creating {} secrets here is not permitted", params.scope),
+            });
+        }
         let backend_kind = params
             .storage_backend
             .unwrap_or(StorageBackendKind::LocalEncrypted);
@@ -373,7 +457,7 @@ impl SecretService {
             tags,
             metadata: params.metadata,
             facts: checked.facts,
-            created_by_id: ctx.user_id.clone(),
+            created_by_id: ctx.user_id().to_string(),
             now,
         };
         let mut tx = self.begin().await?;
@@ -383,7 +467,7 @@ impl SecretService {
             version: 1,
             stored,
             change_reason: Some("Created".to_string()),
-            created_by_id: &ctx.user_id,
+            created_by_id: ctx.user_id(),
             now,
         })
         .await?;
@@ -403,7 +487,7 @@ impl SecretService {
     /// The current value with the secret's id, name and version.
     pub async fn get_secret_value(&self, id: &str, ctx: &SecretContext) -> Result<VersionedValue> {
         check_context(ctx)?;
-        let meta = self.readable(id).await?;
+        let meta = self.readable(id, ctx).await?;
         self.read_version(&meta, meta.current_version).await
     }
 
@@ -415,7 +499,7 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<VersionedValue> {
         check_context(ctx)?;
-        let meta = self.readable(id).await?;
+        let meta = self.readable(id, ctx).await?;
         self.read_version(&meta, version).await
     }
 
@@ -432,9 +516,9 @@ impl SecretService {
         }
     }
 
-    /// The current values of several secrets, keyed by id, in two queries. Ids that do not
-    /// exist or are soft-deleted are left out; any other failure (expired, undecryptable)
-    /// fails the whole call.
+    /// The current values of several secrets, keyed by id, in a fixed number of queries.
+    /// Ids that do not exist, are soft-deleted or that the caller cannot see are left out;
+    /// any other failure (denied, expired, undecryptable) fails the whole call.
     pub async fn get_secrets(
         &self,
         ids: &[String],
@@ -443,8 +527,19 @@ impl SecretService {
         check_context(ctx)?;
         let now = self.now();
         let records = self.inner.repo.find_many(ids).await?;
+        let found: Vec<&str> = records.iter().map(|r| r.metadata.id.as_str()).collect();
+        let grants = self.inner.repo.grants_on(&found).await?;
         let mut live = Vec::with_capacity(records.len());
         for r in records {
+            let own: Vec<AccessGrant> = grants
+                .iter()
+                .filter(|g| g.secret_id == r.metadata.id)
+                .cloned()
+                .collect();
+            match decide(&ctx.principal, Action::Read, &r.metadata, &own, now) {
+                Decision::Invisible => continue,
+                d => enforce(d, Action::Read, &r.metadata.id)?,
+            }
             if r.metadata.is_deleted() {
                 continue;
             }
@@ -483,7 +578,7 @@ impl SecretService {
     /// `deletedAt` set, so they can be restored.
     pub async fn get_metadata(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
         check_context(ctx)?;
-        Ok(self.record(id).await?.metadata)
+        self.authorized(id, ctx, Action::ViewMetadata).await
     }
 
     /// Secrets visible in the caller's context, filtered and paged in SQL.
@@ -504,12 +599,8 @@ impl SecretService {
             }
         }
         let filter = SecretFilter {
-            visibility: Visibility::Context {
-                user_id: ctx.user_id.clone(),
-                organization_id: ctx.organization_id.clone(),
-                team_id: ctx.team_id.clone(),
-                project_id: ctx.project_id.clone(),
-            },
+            visibility: VisibilityFilter::for_principal(&ctx.principal),
+            now: self.now(),
             scope: params.scope,
             secret_type: params.secret_type,
             tags,
@@ -528,7 +619,7 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<Vec<SecretVersionInfo>> {
         check_context(ctx)?;
-        let meta = self.record(id).await?.metadata;
+        let meta = self.authorized(id, ctx, Action::ViewMetadata).await?;
         Ok(self
             .inner
             .repo
@@ -536,9 +627,9 @@ impl SecretService {
             .await?)
     }
 
-    /// A live, unexpired secret's metadata.
-    async fn readable(&self, id: &str) -> Result<SecretMetadata> {
-        let meta = self.record(id).await?.metadata;
+    /// A live, unexpired secret's metadata, once the caller may read its value.
+    async fn readable(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
+        let meta = self.authorized(id, ctx, Action::Read).await?;
         if meta.is_deleted() {
             return Err(not_found(id));
         }
@@ -604,7 +695,9 @@ impl SecretService {
             }
         }
         let mut tx = self.begin().await?;
-        let current = self.lock_live(&mut tx, id, params.expected_version).await?;
+        let current = self
+            .lock_live(&mut tx, id, params.expected_version, ctx, Action::Update)
+            .await?;
         let rotation_enabled = params.rotation_enabled.unwrap_or(current.rotation_enabled);
         let interval = effective_interval(
             current.secret_type,
@@ -627,7 +720,7 @@ impl SecretService {
             id,
             &MetadataChange {
                 expected_version: Some(current.current_version),
-                actor_id: &ctx.user_id,
+                actor_id: ctx.user_id(),
                 now,
                 description: params.description.apply(current.description),
                 expires_at,
@@ -700,7 +793,9 @@ impl SecretService {
     ) -> Result<SecretMetadata> {
         let now = self.now();
         let mut tx = self.begin().await?;
-        let current = self.lock_live(&mut tx, id, expected).await?;
+        let current = self
+            .lock_live(&mut tx, id, expected, ctx, Action::Update)
+            .await?;
         let checked = check_value(current.secret_type, value, now)?;
         let version = current.current_version + 1;
         let stored = self
@@ -721,7 +816,7 @@ impl SecretService {
             version,
             stored,
             change_reason: Some(reason),
-            created_by_id: &ctx.user_id,
+            created_by_id: ctx.user_id(),
             now,
         })
         .await?;
@@ -763,7 +858,7 @@ impl SecretService {
                 &current.id,
                 &VersionAdvance {
                     expected_version: Some(current.current_version),
-                    actor_id: &ctx.user_id,
+                    actor_id: ctx.user_id(),
                     now,
                     facts,
                     expires_at,
@@ -788,7 +883,9 @@ impl SecretService {
         }
         let now = self.now();
         let mut tx = self.begin().await?;
-        let current = self.lock_live(&mut tx, id, expected_version).await?;
+        let current = self
+            .lock_live(&mut tx, id, expected_version, ctx, Action::Update)
+            .await?;
         if to_version == current.current_version {
             return Err(SecretError::validation(
                 "version",
@@ -832,7 +929,7 @@ impl SecretService {
             version,
             stored,
             change_reason: Some(format!("Rollback to version {to_version}")),
-            created_by_id: &ctx.user_id,
+            created_by_id: ctx.user_id(),
             now,
         })
         .await?;
@@ -852,10 +949,12 @@ impl SecretService {
         check_context(ctx)?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        let current = self.lock_live(&mut tx, id, expected_version).await?;
+        let current = self
+            .lock_live(&mut tx, id, expected_version, ctx, Action::Delete)
+            .await?;
         tx.soft_delete(
             id,
-            &ctx.user_id,
+            ctx.user_id(),
             now,
             now + Duration::days(RECOVERY_PERIOD_DAYS),
             Some(current.current_version),
@@ -871,20 +970,29 @@ impl SecretService {
         check_context(ctx)?;
         let now = self.now();
         let mut tx = self.begin().await?;
-        tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
-        tx.restore(id, &ctx.user_id, now).await?;
+        self.lock_authorized(&mut tx, id, ctx, Action::Delete)
+            .await?;
+        tx.restore(id, ctx.user_id(), now).await?;
         tx.commit().await?;
         tracing::info!(secret_id = %id, "secret restored");
         Ok(self.record(id).await?.metadata)
     }
 
-    /// Deletes a soft-deleted secret for good, with every version and grant. A secret that
-    /// is not soft-deleted first is CONFLICT.
+    /// Deletes a soft-deleted secret for good, with every version and grant. Needs an
+    /// authentication less than five minutes old (REAUTHENTICATION_REQUIRED otherwise); a
+    /// secret that is not soft-deleted first is CONFLICT.
     pub async fn permanently_delete_secret(&self, id: &str, ctx: &SecretContext) -> Result<()> {
         check_context(ctx)?;
+        let now = self.now();
+        match ctx.principal.auth_time {
+            Some(at) if now - at <= REAUTHENTICATION_WINDOW => {}
+            _ => return Err(SecretError::ReauthenticationRequired),
+        }
         let mut tx = self.begin().await?;
-        let rec = tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
-        if !rec.metadata.is_deleted() {
+        let (meta, _) = self
+            .lock_authorized(&mut tx, id, ctx, Action::Delete)
+            .await?;
+        if !meta.is_deleted() {
             return Err(SecretError::Conflict {
                 message: format!(
                     "secret {id} is not soft-deleted: delete it first, then delete it permanently"
@@ -894,10 +1002,96 @@ impl SecretService {
         let versions = tx.delete_permanently(id).await?;
         tx.commit().await?;
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-        self.backend(rec.metadata.storage_backend)?
+        self.backend(meta.storage_backend)?
             .delete_secret(id, &stored)
             .await?;
         tracing::info!(secret_id = %id, "secret permanently deleted");
         Ok(())
+    }
+
+    // ------------------------------------------------------------------ access grants
+
+    /// Grants a user, team or role access to a secret, replacing an earlier grant to the
+    /// same grantee. The caller needs GRANT and can pass on only permissions it holds.
+    pub async fn grant_access(
+        &self,
+        secret_id: &str,
+        params: GrantAccessParams,
+        ctx: &SecretContext,
+    ) -> Result<AccessGrant> {
+        check_context(ctx)?;
+        validate_platform_id("granteeId", &params.grantee_id)?;
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let rec = tx
+            .lock_secret(secret_id)
+            .await?
+            .ok_or_else(|| not_found(secret_id))?;
+        let grants = tx.grants_on(secret_id).await?;
+        check_grant(&ctx.principal, &rec.metadata, &grants, &params, now)?;
+        if rec.metadata.is_deleted() {
+            return Err(not_found(secret_id));
+        }
+        let grant = AccessGrant {
+            id: uuid::Uuid::now_v7().to_string(),
+            secret_id: secret_id.to_string(),
+            grantee_type: params.grantee_type,
+            grantee_id: params.grantee_id,
+            can_read: params.can_read,
+            can_update: params.can_update,
+            can_delete: params.can_delete,
+            can_grant: params.can_grant,
+            expires_at: params.expires_at,
+            granted_at: now,
+            granted_by_id: ctx.user_id().to_string(),
+        };
+        let saved = tx.upsert_grant(&grant).await?;
+        tx.commit().await?;
+        tracing::info!(
+            secret_id = %secret_id,
+            grant_id = %saved.id,
+            grantee_type = %saved.grantee_type,
+            "access granted"
+        );
+        Ok(saved)
+    }
+
+    /// Revokes one grant of a secret. The caller needs GRANT.
+    pub async fn revoke_access(
+        &self,
+        secret_id: &str,
+        grant_id: &str,
+        ctx: &SecretContext,
+    ) -> Result<AccessGrant> {
+        check_context(ctx)?;
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let rec = tx
+            .lock_secret(secret_id)
+            .await?
+            .ok_or_else(|| not_found(secret_id))?;
+        let grants = tx.grants_on(secret_id).await?;
+        check_revoke(&ctx.principal, &rec.metadata, &grants, now)?;
+        let grant = grants
+            .into_iter()
+            .find(|g| g.id == grant_id)
+            .ok_or_else(|| SecretError::GrantNotFound {
+                id: grant_id.to_string(),
+            })?;
+        tx.delete_grant(secret_id, grant_id).await?;
+        tx.commit().await?;
+        tracing::info!(secret_id = %secret_id, grant_id = %grant_id, "access revoked");
+        Ok(grant)
+    }
+
+    /// The grants of a secret. The caller needs GRANT on it.
+    pub async fn list_access_grants(
+        &self,
+        secret_id: &str,
+        ctx: &SecretContext,
+    ) -> Result<Vec<AccessGrant>> {
+        check_context(ctx)?;
+        self.authorized(secret_id, ctx, Action::Grant).await?;
+        Ok(self.inner.repo.grants_on(&[secret_id]).await?)
     }
 }

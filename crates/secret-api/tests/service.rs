@@ -15,7 +15,7 @@ use secret_api::{
 use secret_core::value::{
     ApiKeySecret, EnvVariableSetSecret, GenericSecret, UsernamePasswordSecret,
 };
-use secret_core::{AnySecretValue, SecretContext, SystemClock};
+use secret_core::{AnySecretValue, SystemClock};
 
 fn api_key(key: &str) -> SecretValue {
     SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
@@ -279,7 +279,8 @@ async fn invalid_input_gets_its_code_and_writes_nothing() {
         assert_eq!(err.code(), code, "{name}: {err}");
     }
     // A team secret outside any team context has no team to belong to.
-    let no_team = SecretContext::new("user-1", "tests").in_organization("org-1");
+    let mut no_team = ctx();
+    no_team.team_id = None;
     let err = t
         .service
         .create_secret(
@@ -734,7 +735,7 @@ async fn permanent_delete_needs_a_soft_delete_first_and_frees_the_name() {
 #[tokio::test]
 async fn same_name_is_allowed_in_different_owners() {
     let t = TestService::new().await;
-    let other_org = SecretContext::new("user-2", "tests").in_organization("org-2");
+    let other_org = admin_ctx("user-2", "org-2", "team-2", "project-2");
     for c in [ctx(), other_org.clone()] {
         t.service
             .create_secret(
@@ -762,7 +763,7 @@ async fn same_name_is_allowed_in_different_owners() {
                 SecretScope::Global,
                 api_key("sk-1234567890ab"),
             ),
-            &ctx(),
+            &super_ctx(),
         )
         .await
         .unwrap();
@@ -774,7 +775,7 @@ async fn same_name_is_allowed_in_different_owners() {
                 SecretScope::Global,
                 api_key("sk-1234567890ab"),
             ),
-            &other_org,
+            &super_ctx(),
         )
         .await
         .unwrap_err();
@@ -1081,15 +1082,13 @@ async fn listing_pages_in_sql_and_filters() {
 }
 
 #[tokio::test]
-async fn listing_in_a_context_shows_global_own_scopes_and_own_user_secrets() {
+async fn listing_shows_each_principal_what_it_may_see() {
     let t = TestService::new().await;
     let alice = ctx();
-    let bob = SecretContext::new("user-2", "tests")
-        .in_organization("org-2")
-        .in_team("team-9");
+    let bob = admin_ctx("user-2", "org-2", "team-9", "project-9");
     let mk = |name: &str, scope| create(name, scope, api_key("sk-1234567890ab"));
     t.service
-        .create_secret(mk("G", SecretScope::Global), &alice)
+        .create_secret(mk("G", SecretScope::Global), &super_ctx())
         .await
         .unwrap();
     t.service
@@ -1128,13 +1127,26 @@ async fn listing_in_a_context_shows_global_own_scopes_and_own_user_secrets() {
         .list_secrets(&ListSecretsParams::default(), &alice)
         .await
         .unwrap();
-    assert_eq!(names(a), vec!["G", "O1", "P1", "T1", "U1"]);
+    assert_eq!(
+        names(a),
+        vec!["O1", "P1", "T1", "U1"],
+        "GLOBAL metadata is for super admins and grantees"
+    );
     let b = t
         .service
         .list_secrets(&ListSecretsParams::default(), &bob)
         .await
         .unwrap();
-    assert_eq!(names(b), vec!["G", "O2", "T9", "U2"]);
+    assert_eq!(names(b), vec!["O2", "T9", "U2"]);
+    let root = t
+        .service
+        .list_secrets(&ListSecretsParams::default(), &super_ctx())
+        .await
+        .unwrap();
+    assert_eq!(
+        names(root),
+        vec!["G", "O1", "O2", "P1", "T1", "T9", "U1", "U2"]
+    );
     let scoped = t
         .service
         .list_secrets(

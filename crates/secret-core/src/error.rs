@@ -82,6 +82,9 @@ pub enum SecretError {
     /// The secret exists but has no such version.
     #[error("version {version} of secret {id} not found")]
     VersionNotFound { id: String, version: i64 },
+    /// The secret has no access grant with that id.
+    #[error("access grant {id} not found")]
+    GrantNotFound { id: String },
     /// The secret has expired; its value is not served until it is renewed.
     #[error("secret {id} has expired")]
     SecretExpired { id: String },
@@ -148,9 +151,9 @@ impl SecretError {
     /// The machine-readable code of this error.
     pub const fn code(&self) -> ErrorCode {
         match self {
-            SecretError::SecretNotFound { .. } | SecretError::VersionNotFound { .. } => {
-                ErrorCode::SecretNotFound
-            }
+            SecretError::SecretNotFound { .. }
+            | SecretError::VersionNotFound { .. }
+            | SecretError::GrantNotFound { .. } => ErrorCode::SecretNotFound,
             SecretError::SecretExpired { .. } => ErrorCode::SecretExpired,
             SecretError::AccessDenied { .. } => ErrorCode::AccessDenied,
             SecretError::InvalidSecretType { .. } => ErrorCode::InvalidSecretType,

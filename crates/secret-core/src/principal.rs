@@ -54,7 +54,10 @@ pub struct Principal {
 impl Principal {
     /// A principal with no memberships.
     pub fn user(user_id: impl Into<String>) -> Self {
-        Principal { user_id: user_id.into(), ..Principal::default() }
+        Principal {
+            user_id: user_id.into(),
+            ..Principal::default()
+        }
     }
 
     /// The same principal as a super admin.

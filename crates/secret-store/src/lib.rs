@@ -6,6 +6,7 @@ pub mod backend;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod grants;
 pub mod keys;
 pub mod secrets;
 
@@ -15,5 +16,5 @@ pub use error::{StoreError, StoreResult};
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
 pub use secrets::{
     MetadataChange, NewSecret, NewVersion, SecretFilter, SecretRecord, SecretRepository,
-    VersionAdvance, VersionRecord, Visibility, WriteTx,
+    VersionAdvance, VersionRecord, WriteTx,
 };

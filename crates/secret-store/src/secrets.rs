@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -18,8 +18,9 @@ use secret_core::{SecretError, SecretScope, SecretType, ValueFacts};
 
 use crate::backend::StoredValue;
 use crate::db::Database;
-use crate::entity::{secret_versions, secrets};
+use crate::entity::{secret_access_grants, secret_versions, secrets};
 use crate::error::{StoreError, StoreResult};
+use secret_access::VisibilityFilter;
 
 /// The key that makes a name unique within its owner: scope plus the ids that scope needs.
 pub fn owner_key(
@@ -123,27 +124,13 @@ pub struct MetadataChange<'a> {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// Which secrets a listing may return.
-#[derive(Debug, Clone)]
-pub enum Visibility {
-    /// Every secret (an administrator's view).
-    All,
-    /// Part 1's listing in a context: GLOBAL secrets, the context's organization, team and
-    /// project secrets, and the caller's own USER secrets.
-    Context {
-        user_id: String,
-        organization_id: Option<String>,
-        team_id: Option<String>,
-        project_id: Option<String>,
-    },
-    /// A condition built by the access layer.
-    Condition(Condition),
-}
-
 /// Filters and paging of a listing, already validated.
 #[derive(Debug, Clone)]
 pub struct SecretFilter {
-    pub visibility: Visibility,
+    /// Which secrets the caller may see at all.
+    pub visibility: VisibilityFilter,
+    /// The instant grant expiry is judged at.
+    pub now: DateTime<Utc>,
     pub scope: Option<SecretScope>,
     pub secret_type: Option<SecretType>,
     pub tags: Vec<String>,
@@ -165,55 +152,88 @@ fn like_escape(s: &str) -> String {
     out
 }
 
-fn visibility_condition(v: &Visibility) -> Condition {
+/// The SQL form of [`secret_access::is_visible`]: the secrets a principal may see.
+fn visibility_condition(v: &VisibilityFilter, now: DateTime<Utc>) -> Condition {
+    use secret_access_grants::Column as G;
     use secrets::Column as C;
-    match v {
-        Visibility::All => Condition::all(),
-        Visibility::Condition(c) => c.clone(),
-        Visibility::Context {
-            user_id,
-            organization_id,
-            team_id,
-            project_id,
-        } => {
-            let mut any = Condition::any()
-                .add(C::Scope.eq(SecretScope::Global.as_str()))
-                .add(
-                    Condition::all()
-                        .add(C::Scope.eq(SecretScope::User.as_str()))
-                        .add(C::UserId.eq(user_id.as_str())),
-                );
-            if let Some(org) = organization_id {
-                any = any.add(
-                    Condition::all()
-                        .add(C::Scope.eq(SecretScope::Organization.as_str()))
-                        .add(C::OrganizationId.eq(org.as_str())),
-                );
-                if let Some(team) = team_id {
-                    any = any.add(
-                        Condition::all()
-                            .add(C::Scope.eq(SecretScope::Team.as_str()))
-                            .add(C::OrganizationId.eq(org.as_str()))
-                            .add(C::TeamId.eq(team.as_str())),
-                    );
-                }
-                if let Some(project) = project_id {
-                    any = any.add(
-                        Condition::all()
-                            .add(C::Scope.eq(SecretScope::Project.as_str()))
-                            .add(C::OrganizationId.eq(org.as_str()))
-                            .add(C::ProjectId.eq(project.as_str())),
-                    );
-                }
-            }
-            any
-        }
+    if v.all {
+        return Condition::all();
     }
+    let scope = |s: SecretScope| C::Scope.eq(s.as_str());
+    let mut any = Condition::any().add(
+        Condition::all()
+            .add(scope(SecretScope::User))
+            .add(C::UserId.eq(v.user_id.as_str())),
+    );
+    if !v.member_org_ids.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(scope(SecretScope::Organization))
+                .add(C::OrganizationId.is_in(v.member_org_ids.iter().map(String::as_str))),
+        );
+    }
+    if !v.admin_org_ids.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(C::Scope.is_in([
+                    SecretScope::Organization.as_str(),
+                    SecretScope::Team.as_str(),
+                    SecretScope::Project.as_str(),
+                ]))
+                .add(C::OrganizationId.is_in(v.admin_org_ids.iter().map(String::as_str))),
+        );
+    }
+    if !v.member_team_ids.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(scope(SecretScope::Team))
+                .add(C::TeamId.is_in(v.member_team_ids.iter().map(String::as_str))),
+        );
+    }
+    if !v.lead_team_ids.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(scope(SecretScope::Project))
+                .add(C::TeamId.is_in(v.lead_team_ids.iter().map(String::as_str))),
+        );
+    }
+    if !v.member_project_ids.is_empty() {
+        any = any.add(
+            Condition::all()
+                .add(scope(SecretScope::Project))
+                .add(C::ProjectId.is_in(v.member_project_ids.iter().map(String::as_str))),
+        );
+    }
+    if !v.grantees.is_empty() {
+        let mut grantee = Condition::any();
+        for (kind, id) in &v.grantees {
+            grantee = grantee.add(
+                Condition::all()
+                    .add(G::GranteeType.eq(kind.as_str()))
+                    .add(G::GranteeId.eq(id.as_str())),
+            );
+        }
+        let granted = Query::select()
+            .column(G::SecretId)
+            .from(secret_access_grants::Entity)
+            .cond_where(
+                Condition::all()
+                    .add(
+                        Condition::any()
+                            .add(G::ExpiresAt.is_null())
+                            .add(G::ExpiresAt.gt(now)),
+                    )
+                    .add(grantee),
+            )
+            .to_owned();
+        any = any.add(C::Id.in_subquery(granted));
+    }
+    any
 }
 
 fn filter_condition(f: &SecretFilter) -> Condition {
     use secrets::Column as C;
-    let mut cond = Condition::all().add(visibility_condition(&f.visibility));
+    let mut cond = Condition::all().add(visibility_condition(&f.visibility, f.now));
     if !f.include_deleted {
         cond = cond.add(C::DeletedAt.is_null());
     }
@@ -464,6 +484,11 @@ pub struct WriteTx {
 }
 
 impl WriteTx {
+    /// The underlying transaction, for the other repositories of this crate.
+    pub(crate) fn txn(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+
     /// Commits every change made in this transaction.
     pub async fn commit(self) -> StoreResult<()> {
         self.txn.commit().await.map_err(StoreError::from)

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use secret_api::{MasterKeyMaterial, SecretService};
-use secret_core::{Clock, ManualClock, SecretContext, SystemClock};
+use secret_core::{
+    Clock, ManualClock, OrgRole, Principal, ProjectRole, SecretContext, SystemClock, TeamRole,
+};
 use secret_store::{Database, DbConfig};
 use sqlx::Connection;
 
@@ -291,10 +293,36 @@ impl TestService {
     }
 }
 
-/// A caller in org-1 / team-1 / project-1.
+/// A caller administering org-1 (and leading team-1, administering project-1), working in
+/// org-1 / team-1 / project-1, authenticated just now.
 pub fn ctx() -> SecretContext {
-    SecretContext::new("user-1", "tests")
-        .in_organization("org-1")
-        .in_team("team-1")
-        .in_project("project-1")
+    admin_ctx("user-1", "org-1", "team-1", "project-1")
+}
+
+/// A caller administering `org`, leading `team` and administering `project`.
+pub fn admin_ctx(user: &str, org: &str, team: &str, project: &str) -> SecretContext {
+    let principal = Principal::user(user)
+        .with_org(org, OrgRole::Admin)
+        .with_team(team, TeamRole::Lead)
+        .with_project(project, ProjectRole::Admin)
+        .authenticated_at(Utc::now());
+    SecretContext::new(principal, "tests")
+        .in_organization(org)
+        .in_team(team)
+        .in_project(project)
+}
+
+/// A super admin, authenticated just now.
+pub fn super_ctx() -> SecretContext {
+    SecretContext::new(
+        Principal::user("root")
+            .as_super_admin()
+            .authenticated_at(Utc::now()),
+        "tests",
+    )
+}
+
+/// A caller with the given principal, in no particular organization.
+pub fn ctx_of(principal: Principal) -> SecretContext {
+    SecretContext::new(principal, "tests")
 }
