@@ -4,6 +4,8 @@ use secret_core::SecretError;
 use secret_crypto::MasterKeyMaterial;
 use secret_store::DbConfig;
 
+use crate::cache::CacheConfig;
+
 /// The default database: SQLite in `./data`, created if missing.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./data/secrets.db?mode=rwc";
 
@@ -16,6 +18,8 @@ pub struct ServiceConfig {
     pub master_key: MasterKeyMaterial,
     /// Whether to run pending migrations when connecting.
     pub run_migrations: bool,
+    /// The read cache.
+    pub cache: CacheConfig,
 }
 
 impl ServiceConfig {
@@ -25,6 +29,7 @@ impl ServiceConfig {
             database: DbConfig::new(database_url),
             master_key,
             run_migrations: true,
+            cache: CacheConfig::default(),
         }
     }
 

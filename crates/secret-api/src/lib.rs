@@ -16,9 +16,11 @@
 //! # Ok(()) }
 //! ```
 
+mod cache;
 mod config;
 mod service;
 
+pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::SecretService;
 

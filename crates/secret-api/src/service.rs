@@ -31,6 +31,7 @@ use secret_store::{
     WriteTx,
 };
 
+use crate::cache::{CacheConfig, ReadCache, Snapshot};
 use crate::config::ServiceConfig;
 
 type Result<T> = std::result::Result<T, SecretError>;
@@ -51,6 +52,7 @@ pub struct SecretService {
 #[derive(Debug)]
 struct Inner {
     repo: SecretRepository,
+    cache: ReadCache,
     keys: Arc<KeyManager>,
     local: LocalEncryptedBackend,
     clock: Arc<dyn Clock>,
@@ -267,19 +269,31 @@ impl SecretService {
         if config.run_migrations {
             db.migrate().await?;
         }
-        Self::open(db, &config.master_key, Arc::new(SystemClock)).await
+        Self::open_with(db, &config.master_key, Arc::new(SystemClock), config.cache).await
     }
 
-    /// Builds a service over an open, migrated database with the given clock.
+    /// Builds a service over an open, migrated database with the given clock and the
+    /// default read cache.
     pub async fn open(
         db: Database,
         master_key: &secret_crypto::MasterKeyMaterial,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        Self::open_with(db, master_key, clock, CacheConfig::default()).await
+    }
+
+    /// Builds a service over an open, migrated database with the given clock and cache.
+    pub async fn open_with(
+        db: Database,
+        master_key: &secret_crypto::MasterKeyMaterial,
+        clock: Arc<dyn Clock>,
+        cache: CacheConfig,
+    ) -> Result<Self> {
         let keys = Arc::new(KeyManager::open(db.clone(), master_key).await?);
         Ok(SecretService {
             inner: Arc::new(Inner {
                 repo: SecretRepository::new(db),
+                cache: ReadCache::new(cache),
                 local: LocalEncryptedBackend::new(keys.clone()),
                 keys,
                 clock,
@@ -325,14 +339,8 @@ impl SecretService {
         ctx: &SecretContext,
         action: Action,
     ) -> Result<SecretMetadata> {
-        let meta = self
-            .inner
-            .repo
-            .find(id)
-            .await?
-            .ok_or_else(|| not_found(id))?
-            .metadata;
-        let grants = self.inner.repo.grants_on(&[id]).await?;
+        let snap = self.snapshot(id).await?;
+        let (meta, grants) = (snap.metadata.clone(), &snap.grants);
         enforce(
             decide(&ctx.principal, action, &meta, &grants, self.now()),
             action,
@@ -487,8 +495,7 @@ impl SecretService {
     /// The current value with the secret's id, name and version.
     pub async fn get_secret_value(&self, id: &str, ctx: &SecretContext) -> Result<VersionedValue> {
         check_context(ctx)?;
-        let meta = self.readable(id, ctx).await?;
-        self.read_version(&meta, meta.current_version).await
+        self.read(id, None, ctx).await
     }
 
     /// The value of one version of a secret.
@@ -499,8 +506,7 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<VersionedValue> {
         check_context(ctx)?;
-        let meta = self.readable(id, ctx).await?;
-        self.read_version(&meta, version).await
+        self.read(id, Some(version), ctx).await
     }
 
     /// The current value, or `None` when the secret does not exist or is soft-deleted.
@@ -628,27 +634,96 @@ impl SecretService {
     }
 
     /// A live, unexpired secret's metadata, once the caller may read its value.
-    async fn readable(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
-        let meta = self.authorized(id, ctx, Action::Read).await?;
+    async fn readable(&self, snap: &Snapshot, ctx: &SecretContext) -> Result<()> {
+        let meta = &snap.metadata;
+        let now = self.now();
+        enforce(
+            decide(&ctx.principal, Action::Read, meta, &snap.grants, now),
+            Action::Read,
+            &meta.id,
+        )?;
         if meta.is_deleted() {
-            return Err(not_found(id));
+            return Err(not_found(&meta.id));
         }
-        if meta.is_expired_at(self.now()) {
-            return Err(SecretError::SecretExpired { id: id.to_string() });
+        if meta.is_expired_at(now) {
+            return Err(SecretError::SecretExpired {
+                id: meta.id.clone(),
+            });
         }
-        Ok(meta)
+        Ok(())
     }
 
-    async fn read_version(&self, meta: &SecretMetadata, version: i64) -> Result<VersionedValue> {
-        let stored = self
+    /// What a read needs of a secret: from the cache, or loaded (and cached).
+    async fn snapshot(&self, id: &str) -> Result<Arc<Snapshot>> {
+        match self.inner.cache.get(id) {
+            Some(snap) => Ok(snap),
+            None => self.load_snapshot(id).await,
+        }
+    }
+
+    async fn load_snapshot(&self, id: &str) -> Result<Arc<Snapshot>> {
+        let epoch = self.inner.cache.epoch();
+        let metadata = self
             .inner
             .repo
-            .find_version(&meta.id, version)
+            .find(id)
             .await?
-            .ok_or_else(|| SecretError::VersionNotFound {
-                id: meta.id.clone(),
-                version,
-            })?;
+            .ok_or_else(|| not_found(id))?
+            .metadata;
+        let grants = self.inner.repo.grants_on(&[id]).await?;
+        let current = self
+            .inner
+            .repo
+            .find_version(id, metadata.current_version)
+            .await?;
+        let snap = Arc::new(Snapshot {
+            metadata,
+            grants,
+            current,
+        });
+        self.inner.cache.put(id, snap.clone(), epoch);
+        Ok(snap)
+    }
+
+    /// Reads `version` (the current one when `None`) of a readable secret. A cached
+    /// reference that no longer decrypts (its data key was destroyed by a key rotation in
+    /// another process) is reloaded once.
+    async fn read(
+        &self,
+        id: &str,
+        version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<VersionedValue> {
+        let mut snap = self.snapshot(id).await?;
+        for attempt in 0..2 {
+            self.readable(&snap, ctx).await?;
+            match self.read_version(&snap, version).await {
+                Err(SecretError::DecryptionFailed) if attempt == 0 => {
+                    self.inner.cache.invalidate(id);
+                    snap = self.load_snapshot(id).await?;
+                }
+                other => return other,
+            }
+        }
+        Err(SecretError::DecryptionFailed)
+    }
+
+    async fn read_version(&self, snap: &Snapshot, version: Option<i64>) -> Result<VersionedValue> {
+        let meta = &snap.metadata;
+        let version = version.unwrap_or(meta.current_version);
+        let not_found = || SecretError::VersionNotFound {
+            id: meta.id.clone(),
+            version,
+        };
+        let stored = match &snap.current {
+            Some(current) if current.version == version => current.clone(),
+            _ => self
+                .inner
+                .repo
+                .find_version(&meta.id, version)
+                .await?
+                .ok_or_else(not_found)?,
+        };
         let value = self
             .backend(meta.storage_backend)?
             .retrieve_value(
@@ -733,6 +808,7 @@ impl SecretService {
         )
         .await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(id);
         Ok(self.record(id).await?.metadata)
     }
 
@@ -821,6 +897,7 @@ impl SecretService {
         })
         .await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, version, rotation, "secret value updated");
         Ok(self.record(id).await?.metadata)
     }
@@ -934,6 +1011,7 @@ impl SecretService {
         })
         .await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
         Ok(self.record(id).await?.metadata)
     }
@@ -961,6 +1039,7 @@ impl SecretService {
         )
         .await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, "secret soft-deleted");
         Ok(self.record(id).await?.metadata)
     }
@@ -974,6 +1053,7 @@ impl SecretService {
             .await?;
         tx.restore(id, ctx.user_id(), now).await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, "secret restored");
         Ok(self.record(id).await?.metadata)
     }
@@ -1001,6 +1081,7 @@ impl SecretService {
         }
         let versions = tx.delete_permanently(id).await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(id);
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
         self.backend(meta.storage_backend)?
             .delete_secret(id, &stored)
@@ -1047,6 +1128,7 @@ impl SecretService {
         };
         let saved = tx.upsert_grant(&grant).await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(secret_id);
         tracing::info!(
             secret_id = %secret_id,
             grant_id = %saved.id,
@@ -1080,6 +1162,7 @@ impl SecretService {
             })?;
         tx.delete_grant(secret_id, grant_id).await?;
         tx.commit().await?;
+        self.inner.cache.invalidate(secret_id);
         tracing::info!(secret_id = %secret_id, grant_id = %grant_id, "access revoked");
         Ok(grant)
     }

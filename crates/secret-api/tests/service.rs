@@ -1491,3 +1491,61 @@ async fn master_key_rotation_rewraps_data_keys_only() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn another_process_write_is_seen_once_the_cache_ttl_has_passed() {
+    let t = TestService::new().await;
+    let material = secret_api::MasterKeyMaterial::parse(&t.master_key).unwrap();
+    let cache = secret_api::CacheConfig {
+        enabled: true,
+        ttl: std::time::Duration::from_millis(300),
+        max_entries: 10,
+    };
+    let reader = SecretService::open_with(
+        t.db.connect().await,
+        &material,
+        Arc::new(SystemClock),
+        cache,
+    )
+    .await
+    .unwrap();
+    let id = t
+        .service
+        .create_secret(
+            create(
+                "TTL",
+                SecretScope::Organization,
+                api_key("sk-ttl-first-0001"),
+            ),
+            &ctx(),
+        )
+        .await
+        .unwrap()
+        .id;
+    assert_eq!(
+        key_of(&reader.get_secret(&id, &ctx()).await.unwrap()),
+        "sk-ttl-first-0001"
+    );
+    t.service
+        .update_secret_value(
+            &id,
+            UpdateValueParams {
+                value: api_key("sk-ttl-second-002"),
+                change_reason: None,
+                expected_version: None,
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(
+        key_of(&reader.get_secret(&id, &ctx()).await.unwrap()),
+        "sk-ttl-second-002"
+    );
+    // The writing process itself never serves what it overwrote.
+    assert_eq!(
+        key_of(&t.service.get_secret(&id, &ctx()).await.unwrap()),
+        "sk-ttl-second-002"
+    );
+}

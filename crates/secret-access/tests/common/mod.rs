@@ -1,0 +1,97 @@
+//! Fixtures shared by the integration tests: secrets of each scope and grants.
+
+// Each test binary uses a different subset of these fixtures.
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use secret_core::model::{AccessGrant, SecretMetadata};
+use secret_core::{GranteeType, SecretScope, SecretType, StorageBackendKind};
+
+/// The fixed "now" of every test.
+pub fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
+}
+
+/// A secret with the given scope and ids.
+pub fn secret(
+    id: &str,
+    scope: SecretScope,
+    org: Option<&str>,
+    team: Option<&str>,
+    project: Option<&str>,
+    user: Option<&str>,
+) -> SecretMetadata {
+    SecretMetadata {
+        id: id.to_owned(),
+        name: format!("{id}-name"),
+        description: None,
+        secret_type: SecretType::ApiKey,
+        scope,
+        organization_id: org.map(str::to_owned),
+        team_id: team.map(str::to_owned),
+        project_id: project.map(str::to_owned),
+        user_id: user.map(str::to_owned),
+        storage_backend: StorageBackendKind::LocalEncrypted,
+        current_version: 1,
+        expires_at: None,
+        rotation_enabled: false,
+        rotation_interval_days: None,
+        last_rotated_at: None,
+        next_rotation_at: None,
+        tags: vec![],
+        metadata: BTreeMap::new(),
+        facts: Default::default(),
+        deleted_at: None,
+        deleted_by_id: None,
+        recovery_deadline: None,
+        created_at: now() - Duration::days(10),
+        created_by_id: "creator".to_owned(),
+        updated_at: now() - Duration::days(10),
+        updated_by_id: "creator".to_owned(),
+    }
+}
+
+/// The fixture secret of `scope`: org "org-1", team "team-1", project "project-1" (with team
+/// "team-1"), user "owner".
+pub fn fixture_secret(scope: SecretScope) -> SecretMetadata {
+    let id = format!("sec-{}", scope.as_str().to_lowercase());
+    match scope {
+        SecretScope::Global => secret(&id, scope, None, None, None, None),
+        SecretScope::Organization => secret(&id, scope, Some("org-1"), None, None, None),
+        SecretScope::Team => secret(&id, scope, Some("org-1"), Some("team-1"), None, None),
+        SecretScope::Project => secret(
+            &id,
+            scope,
+            Some("org-1"),
+            Some("team-1"),
+            Some("project-1"),
+            None,
+        ),
+        SecretScope::User => secret(&id, scope, Some("org-1"), None, None, Some("owner")),
+    }
+}
+
+/// Which permissions a grant carries, as "RUDG" letters (e.g. "R", "RU", "RDG").
+pub fn grant(
+    secret_id: &str,
+    grantee_type: GranteeType,
+    grantee_id: &str,
+    flags: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> AccessGrant {
+    AccessGrant {
+        id: format!("grant-{secret_id}-{grantee_id}"),
+        secret_id: secret_id.to_owned(),
+        grantee_type,
+        grantee_id: grantee_id.to_owned(),
+        can_read: flags.contains('R'),
+        can_update: flags.contains('U'),
+        can_delete: flags.contains('D'),
+        can_grant: flags.contains('G'),
+        expires_at,
+        granted_at: now() - Duration::days(1),
+        granted_by_id: "granter".to_owned(),
+    }
+}

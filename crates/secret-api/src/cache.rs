@@ -1,0 +1,139 @@
+//! The read cache (§9.4): a secret's metadata, grants and current version reference (the
+//! ciphertext for the local backend, never plaintext), so an authorized value read needs no
+//! database round trip of its own. Authorization is still decided on every read.
+//!
+//! Every write through this service invalidates the secret's entry, and a load that started
+//! before any invalidation is not stored, so this process never serves what it has itself
+//! overwritten. Writes by another process (a second server, the scheduler) are seen once the
+//! entry's time-to-live has passed: the TTL bounds that staleness and is kept short.
+
+use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lru::LruCache;
+use secret_core::model::{AccessGrant, SecretMetadata};
+use secret_store::VersionRecord;
+
+/// Cache settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheConfig {
+    /// Whether reads are cached at all.
+    pub enabled: bool,
+    /// How long an entry is served before it is reloaded.
+    pub ttl: Duration,
+    /// The most secrets kept.
+    pub max_entries: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            ttl: Duration::from_secs(5),
+            max_entries: 10_000,
+        }
+    }
+}
+
+impl CacheConfig {
+    /// No caching: every read goes to the database.
+    pub fn disabled() -> Self {
+        CacheConfig {
+            enabled: false,
+            ..CacheConfig::default()
+        }
+    }
+}
+
+/// What a read needs of one secret.
+#[derive(Debug)]
+pub(crate) struct Snapshot {
+    pub(crate) metadata: SecretMetadata,
+    pub(crate) grants: Vec<AccessGrant>,
+    /// The current version's reference; `None` when the row was missing (never cached).
+    pub(crate) current: Option<VersionRecord>,
+}
+
+struct Entry {
+    snapshot: Arc<Snapshot>,
+    loaded_at: Instant,
+}
+
+/// An LRU map from secret id to [`Snapshot`], with a TTL and write invalidation.
+pub(crate) struct ReadCache {
+    config: CacheConfig,
+    entries: Mutex<LruCache<String, Entry>>,
+    /// Bumped by every invalidation; a load records it first and is dropped if it moved.
+    epoch: AtomicU64,
+}
+
+impl std::fmt::Debug for ReadCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadCache")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ReadCache {
+    pub(crate) fn new(config: CacheConfig) -> Self {
+        let cap = NonZeroUsize::new(config.max_entries.max(1)).unwrap_or(NonZeroUsize::MIN);
+        ReadCache {
+            config,
+            entries: Mutex::new(LruCache::new(cap)),
+            epoch: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, LruCache<String, Entry>> {
+        // A panic while holding the lock cannot leave the map inconsistent for our use.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A fresh entry for `id`.
+    pub(crate) fn get(&self, id: &str) -> Option<Arc<Snapshot>> {
+        if !self.config.enabled {
+            return None;
+        }
+        let mut entries = self.lock();
+        match entries.get(id) {
+            Some(e) if e.loaded_at.elapsed() < self.config.ttl => Some(e.snapshot.clone()),
+            Some(_) => {
+                entries.pop(id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    /// The epoch to pass to [`ReadCache::put`] for a load starting now.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Stores a snapshot loaded since `epoch`, unless something was invalidated meanwhile.
+    pub(crate) fn put(&self, id: &str, snapshot: Arc<Snapshot>, epoch: u64) {
+        if !self.config.enabled || snapshot.current.is_none() {
+            return;
+        }
+        let mut entries = self.lock();
+        if self.epoch.load(Ordering::Acquire) == epoch {
+            entries.put(
+                id.to_string(),
+                Entry {
+                    snapshot,
+                    loaded_at: Instant::now(),
+                },
+            );
+        }
+    }
+
+    /// Forgets `id` (after any write to it).
+    pub(crate) fn invalidate(&self, id: &str) {
+        let mut entries = self.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.pop(id);
+    }
+}
