@@ -342,7 +342,7 @@ impl SecretService {
         let snap = self.snapshot(id).await?;
         let (meta, grants) = (snap.metadata.clone(), &snap.grants);
         enforce(
-            decide(&ctx.principal, action, &meta, &grants, self.now()),
+            decide(&ctx.principal, action, &meta, grants, self.now()),
             action,
             id,
         )?;
@@ -423,13 +423,11 @@ impl SecretService {
         )?;
         let now = self.now();
         let checked = check_value(params.secret_type, params.value, now)?;
-        if let Some(at) = params.expires_at {
-            if at <= now {
-                return Err(SecretError::validation(
-                    "expiresAt",
-                    "must be in the future",
-                ));
-            }
+        if params.expires_at.is_some_and(|at| at <= now) {
+            return Err(SecretError::validation(
+                "expiresAt",
+                "must be in the future",
+            ));
         }
         let expires_at = earliest(params.expires_at, checked.facts.natural_expiry);
         let id = uuid::Uuid::now_v7().to_string();
@@ -596,13 +594,15 @@ impl SecretService {
         check_context(ctx)?;
         let (page, limit) = params.paging()?;
         let tags = normalize_tags(&params.tags)?;
-        if let Some(s) = &params.search {
-            if s.chars().count() > 255 {
-                return Err(SecretError::validation(
-                    "search",
-                    "must be at most 255 characters",
-                ));
-            }
+        if params
+            .search
+            .as_ref()
+            .is_some_and(|s| s.chars().count() > 255)
+        {
+            return Err(SecretError::validation(
+                "search",
+                "must be at most 255 characters",
+            ));
         }
         let filter = SecretFilter {
             visibility: VisibilityFilter::for_principal(&ctx.principal),
@@ -761,13 +761,11 @@ impl SecretService {
             validate_metadata(m)?;
         }
         let now = self.now();
-        if let secret_core::model::FieldUpdate::Set(at) = params.expires_at {
-            if at <= now {
-                return Err(SecretError::validation(
-                    "expiresAt",
-                    "must be in the future",
-                ));
-            }
+        if matches!(params.expires_at, secret_core::model::FieldUpdate::Set(at) if at <= now) {
+            return Err(SecretError::validation(
+                "expiresAt",
+                "must be in the future",
+            ));
         }
         let mut tx = self.begin().await?;
         let current = self

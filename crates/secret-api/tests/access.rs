@@ -1,6 +1,9 @@
 //! Access control as SecretService enforces it: 404 for what a caller cannot see, 403 for
 //! what it sees but may not do, grants that add exactly their flags, no escalation.
 
+// Tests and their helpers fail loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,9 @@
 //! SecretService on a real database: SQLite by default, PostgreSQL when `DATABASE_URL`
 //! points at one (CI runs this file on both).
 
+// Tests and their helpers fail loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};

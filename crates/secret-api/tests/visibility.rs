@@ -2,6 +2,9 @@
 //! role and expired grants, each principal's pages hold exactly the secrets the in-memory
 //! rule (`secret_access::is_visible`, itself tested equal to the ViewMetadata decision) allows.
 
+// Tests and their helpers fail loudly by design.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
