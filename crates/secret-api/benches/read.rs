@@ -1,4 +1,4 @@
-//! Uncached `SecretService::get_secret` on SQLite, and on PostgreSQL when `BENCH_PG_URL`
+//! `SecretService::get_secret` uncached and cached on SQLite, and uncached on PostgreSQL when `BENCH_PG_URL`
 //! names a server (a database with a random name is created and dropped).
 //!
 //! `cargo bench -p secret-api --bench read`
@@ -12,8 +12,8 @@ use std::sync::Arc;
 use base64::Engine;
 use criterion::{Criterion, criterion_group, criterion_main};
 use secret_api::{
-    CreateSecretParams, MasterKeyMaterial, ScopeTarget, SecretScope, SecretService, SecretType,
-    SecretValue,
+    CacheConfig, CreateSecretParams, MasterKeyMaterial, ScopeTarget, SecretScope, SecretService,
+    SecretType, SecretValue,
 };
 use secret_core::value::ApiKeySecret;
 use secret_core::{AnySecretValue, OrgRole, Principal, SecretContext, SystemClock};
@@ -28,14 +28,14 @@ fn bench_ctx() -> SecretContext {
     .in_organization("org-1")
 }
 
-async fn service(url: &str) -> (SecretService, String) {
+async fn service(url: &str, cache: CacheConfig) -> (SecretService, String) {
     let db = Database::connect(&DbConfig::new(url)).await.unwrap();
     db.migrate().await.unwrap();
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).unwrap();
     let material =
         MasterKeyMaterial::parse(&base64::engine::general_purpose::STANDARD.encode(key)).unwrap();
-    let service = SecretService::open(db, &material, Arc::new(SystemClock))
+    let service = SecretService::open_with(db, &material, Arc::new(SystemClock), cache)
         .await
         .unwrap();
     let ctx = bench_ctx();
@@ -74,10 +74,16 @@ fn bench_reads(c: &mut Criterion) {
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
     );
-    let (svc, id) = rt.block_on(service(&url));
+    let (svc, id) = rt.block_on(service(&url, CacheConfig::disabled()));
     c.bench_function("get_secret uncached (SQLite)", |b| {
         b.to_async(&rt)
             .iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
+    });
+    let cached_url = url.replace("bench.db", "cached.db");
+    let (cached, cached_id) = rt.block_on(service(&cached_url, CacheConfig::default()));
+    c.bench_function("get_secret cached (SQLite)", |b| {
+        b.to_async(&rt)
+            .iter(|| async { cached.get_secret(&cached_id, &ctx).await.unwrap() })
     });
 
     if let Ok(admin) = std::env::var("BENCH_PG_URL") {
@@ -90,7 +96,7 @@ fn bench_reads(c: &mut Criterion) {
                 .unwrap();
         });
         let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
-        let (svc, id) = rt.block_on(service(&format!("{base}/{name}")));
+        let (svc, id) = rt.block_on(service(&format!("{base}/{name}"), CacheConfig::disabled()));
         c.bench_function("get_secret uncached (PostgreSQL)", |b| {
             b.to_async(&rt)
                 .iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
