@@ -6,14 +6,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use base64::Engine;
 use criterion::{Criterion, criterion_group, criterion_main};
 use secret_api::{
-    CacheConfig, CreateSecretParams, MasterKeyMaterial, ScopeTarget, SecretScope, SecretService,
-    SecretType, SecretValue,
+    CacheConfig, CreateSecretParams, MasterKeyMaterial, SecretScope, SecretService, SecretValue,
 };
 use secret_core::value::ApiKeySecret;
 use secret_core::{AnySecretValue, OrgRole, Principal, SecretContext, SystemClock};
@@ -41,22 +39,13 @@ async fn service(url: &str, cache: CacheConfig) -> (SecretService, String) {
     let ctx = bench_ctx();
     let id = service
         .create_secret(
-            CreateSecretParams {
-                name: "BENCH_KEY".into(),
-                description: None,
-                secret_type: SecretType::ApiKey,
-                value: SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
+            CreateSecretParams::new(
+                "BENCH_KEY",
+                SecretScope::Organization,
+                SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
                     key: "sk-".to_string() + &"x".repeat(97),
                 })),
-                scope: SecretScope::Organization,
-                target: ScopeTarget::default(),
-                expires_at: None,
-                rotation_enabled: false,
-                rotation_interval_days: None,
-                tags: vec![],
-                metadata: BTreeMap::new(),
-                storage_backend: None,
-            },
+            ),
             &ctx,
         )
         .await

@@ -870,23 +870,43 @@ impl SecretService {
         let current = self
             .lock_live(&mut tx, id, expected, ctx, Action::Update)
             .await?;
+        let version = self
+            .append_version(&mut tx, &current, value, reason, rotation, now, ctx)
+            .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(id);
+        tracing::info!(secret_id = %id, version, rotation, "secret value updated");
+        Ok(self.record(id).await?.metadata)
+    }
+
+    /// Validates `value` for the locked secret `current`, stores it as the next version and
+    /// moves the secret's pointer to it, in `tx`. Returns the new version number.
+    #[allow(clippy::too_many_arguments)] // one call site per kind of new version
+    async fn append_version(
+        &self,
+        tx: &mut WriteTx,
+        current: &SecretMetadata,
+        value: SecretValue,
+        reason: String,
+        rotation: bool,
+        now: DateTime<Utc>,
+        ctx: &SecretContext,
+    ) -> Result<i64> {
         let checked = check_value(current.secret_type, value, now)?;
         let version = current.current_version + 1;
+        let target = ValueTarget {
+            secret_id: &current.id,
+            secret_name: &current.name,
+            version,
+        };
         let stored = self
             .backend(current.storage_backend)?
-            .store_value(
-                ValueTarget {
-                    secret_id: id,
-                    secret_name: &current.name,
-                    version,
-                },
-                &checked.value,
-            )
+            .store_value(target, &checked.value)
             .await?;
-        self.advance(&mut tx, &current, &checked.facts, rotation, now, ctx)
+        self.advance(tx, current, &checked.facts, rotation, now, ctx)
             .await?;
         tx.insert_version(NewVersion {
-            secret_id: id,
+            secret_id: &current.id,
             version,
             stored,
             change_reason: Some(reason),
@@ -894,10 +914,7 @@ impl SecretService {
             now,
         })
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
-        tracing::info!(secret_id = %id, version, rotation, "secret value updated");
-        Ok(self.record(id).await?.metadata)
+        Ok(version)
     }
 
     async fn advance(
@@ -985,29 +1002,10 @@ impl SecretService {
                 &target.stored,
             )
             .await?;
-        let checked = check_value(current.secret_type, old_value, now)?;
-        let version = current.current_version + 1;
-        let stored = backend
-            .store_value(
-                ValueTarget {
-                    secret_id: id,
-                    secret_name: &current.name,
-                    version,
-                },
-                &checked.value,
-            )
+        let reason = format!("Rollback to version {to_version}");
+        let version = self
+            .append_version(&mut tx, &current, old_value, reason, false, now, ctx)
             .await?;
-        self.advance(&mut tx, &current, &checked.facts, false, now, ctx)
-            .await?;
-        tx.insert_version(NewVersion {
-            secret_id: id,
-            version,
-            stored,
-            change_reason: Some(format!("Rollback to version {to_version}")),
-            created_by_id: ctx.user_id(),
-            now,
-        })
-        .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, to_version, version, "secret rolled back");

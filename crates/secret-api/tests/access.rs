@@ -6,13 +6,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use chrono::{Duration, Utc};
 use common::*;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, ListSecretsParams, OrgRole, Principal,
-    ScopeTarget, SecretScope, SecretValue, TeamRole, UpdateValueParams,
+    SecretScope, SecretValue, TeamRole, UpdateValueParams,
 };
 use secret_core::value::ApiKeySecret;
 use secret_core::{AnySecretValue, GranteeType};
@@ -24,20 +22,7 @@ fn api_key(key: &str) -> SecretValue {
 }
 
 fn params(name: &str, scope: SecretScope) -> CreateSecretParams {
-    CreateSecretParams {
-        name: name.to_string(),
-        description: None,
-        secret_type: secret_api::SecretType::ApiKey,
-        value: api_key("sk-access-0123456789"),
-        scope,
-        target: ScopeTarget::default(),
-        expires_at: None,
-        rotation_enabled: false,
-        rotation_interval_days: None,
-        tags: vec![],
-        metadata: BTreeMap::new(),
-        storage_backend: None,
-    }
+    CreateSecretParams::new(name, scope, api_key("sk-access-0123456789"))
 }
 
 fn grant(

@@ -42,18 +42,8 @@ fn key_of(v: &SecretValue) -> String {
 
 fn create(name: &str, scope: SecretScope, value: SecretValue) -> CreateSecretParams {
     CreateSecretParams {
-        name: name.to_string(),
         description: Some(format!("{name} for tests")),
-        secret_type: value.secret_type(),
-        value,
-        scope,
-        target: ScopeTarget::default(),
-        expires_at: None,
-        rotation_enabled: false,
-        rotation_interval_days: None,
-        tags: vec![],
-        metadata: BTreeMap::new(),
-        storage_backend: None,
+        ..CreateSecretParams::new(name, scope, value)
     }
 }
 

@@ -7,35 +7,26 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::Duration;
 use common::*;
 use secret_access::{VisibilityFilter, is_visible};
 use secret_api::{
     CreateSecretParams, GrantAccessParams, ListSecretsParams, OrgRole, Principal, ProjectRole,
-    ScopeTarget, SecretContext, SecretScope, SecretType, SecretValue, TeamRole,
+    ScopeTarget, SecretContext, SecretScope, SecretValue, TeamRole,
 };
 use secret_core::value::GenericSecret;
 use secret_core::{AnySecretValue, GranteeType};
 use secret_store::SecretRepository;
 
 fn params(i: usize, scope: SecretScope, target: ScopeTarget) -> CreateSecretParams {
+    let value = SecretValue::new(AnySecretValue::Generic(GenericSecret {
+        value: format!("v{i}"),
+    }));
     CreateSecretParams {
-        name: format!("S{i:04}"),
-        description: None,
-        secret_type: SecretType::Generic,
-        value: SecretValue::new(AnySecretValue::Generic(GenericSecret {
-            value: format!("v{i}"),
-        })),
-        scope,
         target,
-        expires_at: None,
-        rotation_enabled: false,
-        rotation_interval_days: None,
-        tags: vec![],
-        metadata: BTreeMap::new(),
-        storage_backend: None,
+        ..CreateSecretParams::new(format!("S{i:04}"), scope, value)
     }
 }
 

@@ -105,6 +105,27 @@ pub struct CreateSecretParams {
     pub storage_backend: Option<StorageBackendKind>,
 }
 
+impl CreateSecretParams {
+    /// Parameters for a secret of `value`'s type with no description, expiry, rotation,
+    /// tags or metadata, on the default backend; set the public fields for more.
+    pub fn new(name: impl Into<String>, scope: SecretScope, value: SecretValue) -> Self {
+        CreateSecretParams {
+            name: name.into(),
+            description: None,
+            secret_type: value.secret_type(),
+            value,
+            scope,
+            target: ScopeTarget::default(),
+            expires_at: None,
+            rotation_enabled: false,
+            rotation_interval_days: None,
+            tags: Vec::new(),
+            metadata: BTreeMap::new(),
+            storage_backend: None,
+        }
+    }
+}
+
 /// A change to a field that may be cleared: keep it, set it, or clear it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum FieldUpdate<T> {

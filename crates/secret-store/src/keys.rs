@@ -69,6 +69,19 @@ fn lock_poisoned() -> StoreError {
     ))
 }
 
+/// A key-encryption key from `material` with fresh KDF parameters (a new random salt for a
+/// passphrase), and those parameters as the JSON `crypto_settings` keeps.
+fn derive_fresh(material: &MasterKeyMaterial) -> StoreResult<(Kek, Option<String>)> {
+    let kdf = material.new_kdf_params()?;
+    let kek = material.derive_kek(kdf.as_ref())?;
+    let kdf_json = kdf
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| StoreError::corrupt("crypto_settings", e.to_string()))?;
+    Ok((kek, kdf_json))
+}
+
 impl KeyManager {
     /// Opens the key hierarchy with `material`, initialising it on first start.
     pub async fn open(db: Database, material: &MasterKeyMaterial) -> StoreResult<Self> {
@@ -94,17 +107,7 @@ impl KeyManager {
     }
 
     async fn initialise(db: &Database, material: &MasterKeyMaterial) -> StoreResult<()> {
-        let kdf = if material.is_passphrase() {
-            Some(KdfParams::generate()?)
-        } else {
-            None
-        };
-        let kek = material.derive_kek(kdf.as_ref())?;
-        let kdf_json = kdf
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::corrupt("crypto_settings", e.to_string()))?;
+        let (kek, kdf_json) = derive_fresh(material)?;
         let dek = Dek::generate()?;
         let key_id = new_key_id();
         let wrapped = kek.wrap_dek(&key_id, &dek)?;
@@ -451,17 +454,7 @@ impl KeyManager {
     /// key-check value (and KDF salt, for a passphrase) replaced, in one transaction.
     pub async fn rotate_master_key(&self, new_material: &MasterKeyMaterial) -> StoreResult<()> {
         let old_kek = self.current_kek()?;
-        let kdf = if new_material.is_passphrase() {
-            Some(KdfParams::generate()?)
-        } else {
-            None
-        };
-        let new_kek = new_material.derive_kek(kdf.as_ref())?;
-        let kdf_json = kdf
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::corrupt("crypto_settings", e.to_string()))?;
+        let (new_kek, kdf_json) = derive_fresh(new_material)?;
         let txn = self.db.conn().begin().await?;
         crypto_settings::Entity::update_many()
             .col_expr(crypto_settings::Column::Kdf, Expr::value(kdf_json))
