@@ -1,0 +1,389 @@
+//! The `secret-server` binary's library: settings (flags and `SECRETS_*` environment
+//! variables, secrets also from `..._FILE`), dev-mode key generation, and the three
+//! subcommands: `serve` (the default), `token issue` and `migrate`.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use secrecy::ExposeSecret;
+use secret_access::{TokenIssuer, TokenVerifier};
+use secret_api::SecretService;
+use secret_api::http::HttpSettings;
+use secret_core::{OrgRole, Principal, ProjectRole, SystemClock, TeamRole};
+use secret_crypto::MasterKeyMaterial;
+use secret_store::{Database, DbConfig};
+
+/// The secret manager's server.
+#[derive(Debug, Parser)]
+#[command(name = "secret-server", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    /// Log format: human-readable text or JSON lines.
+    #[arg(long, env = "SECRETS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// How log lines are written (always to standard error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Settings shared by every subcommand.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SECRETS_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
+    /// Directory for the default SQLite database and dev-mode keys.
+    #[arg(
+        long,
+        env = "SECRETS_DATA_DIR",
+        default_value = "./data",
+        global = true
+    )]
+    pub data_dir: PathBuf,
+    /// Database URL (default: SQLite in the data directory).
+    #[arg(long, env = "SECRETS_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Development mode: generate a master key and a token key into the data directory
+    /// when none is configured. Not for production.
+    #[arg(long, env = "SECRETS_DEV", global = true)]
+    pub dev: bool,
+    /// File holding the master key (alternative to SECRETS_MASTER_KEY).
+    #[arg(long, env = "SECRETS_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<PathBuf>,
+    /// File holding the HS256 token key (alternative to SECRETS_JWT_SECRET).
+    #[arg(long, env = "SECRETS_JWT_SECRET_FILE", global = true)]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// PEM public key verifying RS256 or EdDSA tokens.
+    #[arg(long, env = "SECRETS_JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<PathBuf>,
+    /// PEM private key for `token issue` when tokens are RS256 or EdDSA.
+    #[arg(long, env = "SECRETS_JWT_PRIVATE_KEY_FILE", global = true)]
+    pub jwt_private_key_file: Option<PathBuf>,
+    /// Value reads allowed per user per minute.
+    #[arg(
+        long,
+        env = "SECRETS_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub rate_limit_per_minute: u32,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "SECRETS_MAX_BODY_BYTES", default_value_t = 256 * 1024, global = true)]
+    pub max_body_bytes: usize,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "SECRETS_WORKERS", global = true)]
+    pub workers: Option<usize>,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the REST API (the default).
+    Serve,
+    /// Run database migrations and exit.
+    Migrate,
+    /// Signed tokens for development, tests and the UI.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Token subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint a token and print it (only the token) on standard output.
+    Issue(TokenIssueArgs),
+}
+
+/// The principal a minted token carries.
+#[derive(Debug, Args)]
+pub struct TokenIssueArgs {
+    /// User id (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Platform-wide administrator.
+    #[arg(long)]
+    pub super_admin: bool,
+    /// Organization membership, `ID=ADMIN|MEMBER` (repeatable).
+    #[arg(long = "org", value_parser = parse_membership::<OrgRole>)]
+    pub orgs: Vec<(String, OrgRole)>,
+    /// Team membership, `ID=LEAD|MEMBER` (repeatable).
+    #[arg(long = "team", value_parser = parse_membership::<TeamRole>)]
+    pub teams: Vec<(String, TeamRole)>,
+    /// Project membership, `ID=ADMIN|MEMBER` (repeatable).
+    #[arg(long = "project", value_parser = parse_membership::<ProjectRole>)]
+    pub projects: Vec<(String, ProjectRole)>,
+    /// Platform role id (repeatable).
+    #[arg(long = "role")]
+    pub roles: Vec<String>,
+    /// Lifetime of the token.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl_seconds: u32,
+}
+
+fn parse_membership<R: serde::de::DeserializeOwned>(s: &str) -> Result<(String, R), String> {
+    let (id, role) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected ID=ROLE, got '{s}'"))?;
+    if id.is_empty() {
+        return Err("the id before '=' is empty".to_string());
+    }
+    let role: R = serde_json::from_value(serde_json::Value::String(role.to_ascii_uppercase()))
+        .map_err(|_| format!("unknown role '{role}'"))?;
+    Ok((id.to_string(), role))
+}
+
+/// Installs the tracing subscriber (RUST_LOG, default `info`), writing to standard error.
+pub fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colour only on a terminal: piped logs stay plain text for collectors and greps.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> Result<()> {
+    // One TLS crypto provider for the whole process (DEPENDENCIES.md).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => runtime.block_on(serve(cli.settings)),
+        Command::Migrate => runtime.block_on(migrate(&cli.settings)),
+        Command::Token(TokenCommand::Issue(args)) => issue_token(&cli.settings, &args),
+    }
+}
+
+impl Settings {
+    /// The database URL: the flag, or SQLite in the data directory.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("secrets.db").display()
+            )
+        })
+    }
+
+    fn ensure_data_dir(&self) -> Result<()> {
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))
+    }
+
+    /// The master key: SECRETS_MASTER_KEY, the key file, or (dev) a generated one.
+    pub fn master_key(&self) -> Result<MasterKeyMaterial> {
+        if let Some(path) = &self.master_key_file {
+            if std::env::var_os("SECRETS_MASTER_KEY").is_some_and(|v| !v.is_empty()) {
+                bail!("set SECRETS_MASTER_KEY or SECRETS_MASTER_KEY_FILE, not both");
+            }
+            return MasterKeyMaterial::from_file(path).map_err(|e| anyhow!("{e}"));
+        }
+        if let Some(material) = MasterKeyMaterial::from_env().map_err(|e| anyhow!("{e}"))? {
+            return Ok(material);
+        }
+        if !self.dev {
+            bail!(
+                "no master key: set SECRETS_MASTER_KEY or SECRETS_MASTER_KEY_FILE \
+                 (or run with --dev to generate one for development)"
+            );
+        }
+        self.ensure_data_dir()?;
+        let path = self.data_dir.join("master.key");
+        if !path.exists() {
+            let (_, b64) = MasterKeyMaterial::generate_raw().map_err(|e| anyhow!("{e}"))?;
+            write_private_file(&path, b64.expose_secret().as_bytes())?;
+            tracing::warn!(path = %path.display(), "dev mode: generated a master key; not for production");
+        } else {
+            tracing::warn!(path = %path.display(), "dev mode: using the generated master key; not for production");
+        }
+        MasterKeyMaterial::from_file(&path).map_err(|e| anyhow!("{e}"))
+    }
+
+    /// The HS256 secret: SECRETS_JWT_SECRET, the secret file, or (dev) a generated one.
+    fn jwt_secret(&self) -> Result<Option<Vec<u8>>> {
+        let from_env = std::env::var("SECRETS_JWT_SECRET")
+            .ok()
+            .filter(|v| !v.is_empty());
+        match (&self.jwt_secret_file, from_env) {
+            (Some(_), Some(_)) => {
+                bail!("set SECRETS_JWT_SECRET or SECRETS_JWT_SECRET_FILE, not both")
+            }
+            (Some(path), None) => Ok(Some(read_key_file(path)?)),
+            (None, Some(v)) => Ok(Some(v.into_bytes())),
+            (None, None) if self.dev && self.jwt_public_key_file.is_none() => {
+                self.ensure_data_dir()?;
+                let path = self.data_dir.join("jwt.secret");
+                if !path.exists() {
+                    let mut bytes = [0u8; 48];
+                    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no random source: {e}"))?;
+                    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                    write_private_file(&path, text.as_bytes())?;
+                    tracing::warn!(path = %path.display(), "dev mode: generated a token signing key; not for production");
+                }
+                Ok(Some(read_key_file(&path)?))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// The token verifier the server checks bearer tokens with.
+    pub fn token_verifier(&self) -> Result<TokenVerifier> {
+        if let Some(secret) = self.jwt_secret()? {
+            return TokenVerifier::hs256(&secret).map_err(|e| anyhow!("SECRETS_JWT_SECRET: {e}"));
+        }
+        if let Some(path) = &self.jwt_public_key_file {
+            let pem = read_key_file(path)?;
+            return TokenVerifier::eddsa_pem(&pem)
+                .or_else(|_| TokenVerifier::rs256_pem(&pem))
+                .map_err(|e| anyhow!("SECRETS_JWT_PUBLIC_KEY_FILE {}: {e}", path.display()));
+        }
+        bail!(
+            "no token key: set SECRETS_JWT_SECRET, SECRETS_JWT_SECRET_FILE or \
+             SECRETS_JWT_PUBLIC_KEY_FILE (or run with --dev to generate one for development)"
+        )
+    }
+
+    /// The token issuer `token issue` signs with.
+    pub fn token_issuer(&self) -> Result<TokenIssuer> {
+        if let Some(secret) = self.jwt_secret()? {
+            return TokenIssuer::hs256(&secret).map_err(|e| anyhow!("SECRETS_JWT_SECRET: {e}"));
+        }
+        if let Some(path) = &self.jwt_private_key_file {
+            let pem = read_key_file(path)?;
+            return TokenIssuer::eddsa_pem(&pem)
+                .or_else(|_| TokenIssuer::rs256_pem(&pem))
+                .map_err(|e| anyhow!("SECRETS_JWT_PRIVATE_KEY_FILE {}: {e}", path.display()));
+        }
+        bail!(
+            "no signing key: set SECRETS_JWT_SECRET, SECRETS_JWT_SECRET_FILE or \
+             SECRETS_JWT_PRIVATE_KEY_FILE (or use --dev)"
+        )
+    }
+}
+
+fn read_key_file(path: &Path) -> Result<Vec<u8>> {
+    let mut bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    Ok(bytes)
+}
+
+/// Writes a new file readable by its owner only.
+fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
+    Ok(())
+}
+
+async fn connect(settings: &Settings) -> Result<Database> {
+    if settings.database_url.is_none() {
+        settings.ensure_data_dir()?;
+    }
+    let db = Database::connect(&DbConfig::new(settings.database_url()))
+        .await
+        .map_err(|e| anyhow!("connecting to the database: {e}"))?;
+    db.migrate()
+        .await
+        .map_err(|e| anyhow!("running migrations: {e}"))?;
+    Ok(db)
+}
+
+async fn migrate(settings: &Settings) -> Result<()> {
+    connect(settings).await?;
+    tracing::info!("migrations applied");
+    Ok(())
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    if settings.dev {
+        tracing::warn!(
+            "running in dev mode: generated keys in the data directory, not for production"
+        );
+    }
+    let master_key = settings.master_key()?;
+    let verifier = settings.token_verifier()?;
+    let db = connect(&settings).await?;
+    let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    drop(master_key);
+    let listener = std::net::TcpListener::bind(settings.bind)
+        .with_context(|| format!("binding {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let http = HttpSettings {
+        rate_limit_per_minute: settings.rate_limit_per_minute,
+        max_body_bytes: settings.max_body_bytes,
+        workers: settings.workers,
+    };
+    let server = secret_api::http::serve(listener, service, verifier, http)?;
+    tracing::info!(%addr, "secret-server listening");
+    // actix stops gracefully on SIGTERM and SIGINT: in-flight requests finish.
+    server.await?;
+    tracing::info!("secret-server stopped");
+    Ok(())
+}
+
+fn issue_token(settings: &Settings, args: &TokenIssueArgs) -> Result<()> {
+    let issuer = settings.token_issuer()?;
+    let now = chrono::Utc::now();
+    let mut principal = Principal::user(&args.sub).authenticated_at(now);
+    principal.name = args.name.clone();
+    principal.super_admin = args.super_admin;
+    principal.orgs = args.orgs.iter().cloned().collect();
+    principal.teams = args.teams.iter().cloned().collect();
+    principal.projects = args.projects.iter().cloned().collect();
+    principal.roles = args.roles.iter().cloned().collect();
+    let token = issuer
+        .mint(
+            &principal,
+            chrono::Duration::seconds(i64::from(args.ttl_seconds)),
+            now,
+        )
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{token}")?;
+    Ok(())
+}
