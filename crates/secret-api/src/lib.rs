@@ -18,6 +18,8 @@
 
 mod cache;
 mod config;
+#[cfg(feature = "http")]
+pub mod http;
 mod service;
 
 pub use cache::CacheConfig;

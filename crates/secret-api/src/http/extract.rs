@@ -1,0 +1,567 @@
+//! Extractors: the request id, the authenticated caller with its [`SecretContext`], JSON
+//! bodies (size-limited, with error messages that never quote the body), `If-Match`, and
+//! the listing's query string.
+
+use actix_web::dev::Payload;
+use actix_web::error::JsonPayloadError;
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures::StreamExt;
+use futures::future::{LocalBoxFuture, Ready, ready};
+use secret_core::model::ListSecretsParams;
+use secret_core::name::validate_platform_id;
+use secret_core::{SecretContext, SecretError, SecretScope, SecretType};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+use zeroize::Zeroizing;
+
+use super::AppState;
+use super::error::ApiError;
+
+/// The consumer module recorded when a request names none.
+pub(crate) const DEFAULT_CONSUMER_MODULE: &str = "rest-api";
+
+/// The longest User-Agent kept in the context, in characters.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// The request's id, set by the `observe` middleware before any handler runs.
+#[derive(Debug, Clone)]
+pub(crate) struct RequestId(pub(crate) String);
+
+impl RequestId {
+    /// A caller-supplied id if it is 1 to 128 characters of `[A-Za-z0-9._-]`, else a new
+    /// UUID v7.
+    pub(crate) fn accept_or_generate(supplied: Option<&header::HeaderValue>) -> Self {
+        let valid = supplied
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| {
+                !s.is_empty()
+                    && s.len() <= 128
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            })
+            .map(str::to_owned);
+        RequestId(valid.unwrap_or_else(|| uuid::Uuid::now_v7().to_string()))
+    }
+}
+
+/// The request id of `req` (a fresh one if the middleware did not run).
+pub(crate) fn request_id_of(req: &HttpRequest) -> String {
+    if let Some(id) = req.extensions().get::<RequestId>() {
+        return id.0.clone();
+    }
+    let id = RequestId::accept_or_generate(None);
+    req.extensions_mut().insert(id.clone());
+    id.0
+}
+
+fn state_of(req: &HttpRequest) -> Result<&web::Data<AppState>, SecretError> {
+    req.app_data::<web::Data<AppState>>()
+        .ok_or_else(|| SecretError::internal("application state is not registered"))
+}
+
+/// The authenticated caller of an `/api` route: its context for the service and the
+/// request id for error answers.
+pub(crate) struct Caller {
+    /// The context every service call of this request uses.
+    pub(crate) ctx: SecretContext,
+    /// The request's id.
+    pub(crate) request_id: String,
+}
+
+impl Caller {
+    /// The error answer to `err` for this request.
+    pub(crate) fn error(&self, err: SecretError) -> ApiError {
+        ApiError::from_secret(err, &self.request_id)
+    }
+
+    fn from_request_sync(
+        req: &HttpRequest,
+        request_id: &str,
+    ) -> Result<SecretContext, SecretError> {
+        let state = state_of(req)?;
+        let token = bearer_token(req.headers())?;
+        let principal = state.verifier.verify(token)?;
+        let headers = req.headers();
+        let mut ctx = SecretContext::new(
+            principal,
+            optional_id(headers, "X-Consumer-Module")?
+                .unwrap_or_else(|| DEFAULT_CONSUMER_MODULE.to_owned()),
+        );
+        ctx.organization_id = optional_id(headers, "X-Organization-Id")?;
+        ctx.team_id = optional_id(headers, "X-Team-Id")?;
+        ctx.project_id = optional_id(headers, "X-Project-Id")?;
+        ctx.consumer_resource_id = optional_id(headers, "X-Consumer-Resource-Id")?;
+        ctx.request_id = Some(request_id.to_owned());
+        // The peer address only: X-Forwarded-For is set by whoever sends the request.
+        ctx.ip_address = req.peer_addr().map(|a| a.ip().to_string());
+        ctx.user_agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect());
+        Ok(ctx)
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let request_id = request_id_of(req);
+        ready(match Caller::from_request_sync(req, &request_id) {
+            Ok(ctx) => Ok(Caller { ctx, request_id }),
+            Err(err) => Err(ApiError::from_secret(err, &request_id)),
+        })
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer_token(headers: &HeaderMap) -> Result<&str, SecretError> {
+    let unauthenticated = |reason: &str| SecretError::Unauthenticated {
+        reason: reason.to_owned(),
+    };
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| unauthenticated("missing bearer token"))?
+        .to_str()
+        .map_err(|_| unauthenticated("malformed Authorization header"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(unauthenticated(
+            "the Authorization header must be `Bearer <token>`",
+        ));
+    }
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(unauthenticated("missing bearer token"));
+    }
+    Ok(token)
+}
+
+/// An optional platform id from a header; an empty header counts as absent.
+fn optional_id(headers: &HeaderMap, name: &str) -> Result<Option<String>, SecretError> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| SecretError::validation(name, "must be visible ASCII"))?
+        .trim();
+    if value.is_empty() {
+        return Ok(None);
+    }
+    validate_platform_id(name, value)?;
+    Ok(Some(value.to_owned()))
+}
+
+/// The `If-Match` precondition: the version the caller expects, or `None` (absent or `*`).
+pub(crate) struct IfMatch(pub(crate) Option<i64>);
+
+impl IfMatch {
+    fn parse(headers: &HeaderMap) -> Result<Option<i64>, SecretError> {
+        let mut values = headers.get_all(header::IF_MATCH);
+        let Some(value) = values.next() else {
+            return Ok(None);
+        };
+        let malformed = || {
+            SecretError::validation(
+                "If-Match",
+                "must be one version as an entity tag, e.g. \"3\", or *",
+            )
+        };
+        if values.next().is_some() {
+            return Err(malformed());
+        }
+        let raw = value.to_str().map_err(|_| malformed())?.trim();
+        if raw == "*" {
+            return Ok(None);
+        }
+        let unquoted = match raw.strip_prefix('"') {
+            Some(rest) => rest.strip_suffix('"').ok_or_else(malformed)?,
+            None => raw,
+        };
+        if unquoted.is_empty() || !unquoted.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(malformed());
+        }
+        match unquoted.parse::<i64>() {
+            Ok(v) if v >= 1 => Ok(Some(v)),
+            _ => Err(malformed()),
+        }
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            IfMatch::parse(req.headers())
+                .map(IfMatch)
+                .map_err(|e| ApiError::from_secret(e, &request_id_of(req))),
+        )
+    }
+}
+
+/// A JSON request body, read up to the configured size limit and parsed with error messages
+/// that name at most a known field and a position, never the input (a value may be in it).
+pub(crate) struct JsonBody<T>(pub(crate) T);
+
+/// Field names of the request bodies: the only names an error message may repeat.
+const KNOWN_FIELDS: &[&str] = &[
+    "name",
+    "description",
+    "type",
+    "value",
+    "scope",
+    "organizationId",
+    "teamId",
+    "projectId",
+    "expiresAt",
+    "rotationEnabled",
+    "rotationIntervalDays",
+    "tags",
+    "metadata",
+    "storageBackend",
+    "changeReason",
+    "newValue",
+    "version",
+    "granteeType",
+    "granteeId",
+    "canRead",
+    "canUpdate",
+    "canDelete",
+    "canGrant",
+];
+
+/// Messages that name only fields of the schema (serde's and the value parser's own).
+const SAFE_MESSAGE_PREFIXES: &[&str] = &[
+    "missing field",
+    "duplicate field",
+    "a field of this",
+    "must be a JSON object",
+    "field `type` must be",
+    "unknown `type`",
+];
+
+fn is_json(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(mime)) => {
+            mime.type_() == "application"
+                && (mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"))
+        }
+        _ => false,
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let request_id = request_id_of(req);
+        let limit = state_of(req).map(|s| s.max_body_bytes);
+        let json = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            let fail = |err: SecretError| ApiError::from_secret(err, &request_id);
+            let limit = limit.map_err(fail)?;
+            let too_large = || SecretError::PayloadTooLarge {
+                what: "request body".to_owned(),
+                limit,
+            };
+            if declared.is_some_and(|len| len > limit) {
+                return Err(fail(too_large()));
+            }
+            if !json {
+                return Err(fail(SecretError::validation(
+                    "Content-Type",
+                    "must be application/json",
+                )));
+            }
+            // Sized up front so that growing does not leave copies of the body behind.
+            let mut body = Zeroizing::new(Vec::with_capacity(declared.unwrap_or(0)));
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| {
+                    fail(SecretError::validation(
+                        "body",
+                        "the request body could not be read",
+                    ))
+                })?;
+                if body.len() + chunk.len() > limit {
+                    return Err(fail(too_large()));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_json(&body).map(JsonBody).map_err(fail)
+        })
+    }
+}
+
+/// The limit and safe error answers for actix's own `web::Json`, should a handler use it
+/// instead of [`JsonBody`]: the same statuses and codes, and no quoting of the body.
+pub(crate) fn json_config(limit: usize) -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(limit)
+        .error_handler(move |err, req| {
+            let err = match err {
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => SecretError::PayloadTooLarge {
+                    what: "request body".to_owned(),
+                    limit,
+                },
+                JsonPayloadError::ContentType => {
+                    SecretError::validation("Content-Type", "must be application/json")
+                }
+                JsonPayloadError::Deserialize(e) if e.classify() == Category::Data => {
+                    SecretError::validation(
+                        "body",
+                        format!(
+                            "does not match the expected shape (line {}, column {})",
+                            e.line(),
+                            e.column()
+                        ),
+                    )
+                }
+                JsonPayloadError::Deserialize(e) => syntax_error(&e),
+                _ => SecretError::validation("body", "the request body could not be read"),
+            };
+            ApiError::from_secret(err, &request_id_of(req)).into()
+        })
+}
+
+/// Parses a JSON body into `T`; the error names at most a known field and a position.
+pub(crate) fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, SecretError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| describe(&e))?;
+    de.end().map_err(|e| syntax_error(&e))?;
+    Ok(value)
+}
+
+fn syntax_error(e: &serde_json::Error) -> SecretError {
+    SecretError::validation(
+        "body",
+        format!(
+            "is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ),
+    )
+}
+
+fn describe(err: &serde_path_to_error::Error<serde_json::Error>) -> SecretError {
+    let inner = err.inner();
+    if inner.classify() != Category::Data {
+        return syntax_error(inner);
+    }
+    let (line, column) = (inner.line(), inner.column());
+    let full = inner.to_string();
+    let message = full
+        .strip_suffix(&format!(" at line {line} column {column}"))
+        .unwrap_or(&full);
+    let detail = if SAFE_MESSAGE_PREFIXES.iter().any(|p| message.starts_with(p)) {
+        message
+    } else if message.starts_with("unknown field") {
+        "unknown field"
+    } else if message.starts_with("unknown variant") {
+        "unknown enum value"
+    } else {
+        "invalid value"
+    };
+    let field = safe_path(err.path()).unwrap_or_else(|| "body".to_owned());
+    SecretError::validation(field, format!("{detail} (line {line}, column {column})"))
+}
+
+/// The path to the failing element, cut at the first segment that is not a known field
+/// name or an index (map keys are input and are not repeated).
+fn safe_path(path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } if KNOWN_FIELDS.contains(&key.as_str()) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            _ => break,
+        }
+    }
+    (!out.is_empty()).then_some(out)
+}
+
+/// The query parameters a listing accepts.
+const LIST_PARAMS: &str = "scope, type, tags, search, includeDeleted, page, limit";
+
+/// Parses `GET /api/secrets`'s query: `tags` may repeat and may be comma-separated.
+pub(crate) fn parse_list_query(query: &str) -> Result<ListSecretsParams, SecretError> {
+    let mut params = ListSecretsParams::default();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "scope" => {
+                params.scope = Some(value.parse::<SecretScope>().map_err(|_| {
+                    enum_error("scope", SecretScope::ALL.iter().map(|s| s.as_str()))
+                })?)
+            }
+            "type" => {
+                params.secret_type =
+                    Some(value.parse::<SecretType>().map_err(|_| {
+                        enum_error("type", SecretType::ALL.iter().map(|s| s.as_str()))
+                    })?)
+            }
+            "tags" | "tags[]" => params.tags.extend(
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned),
+            ),
+            "search" => {
+                params.search = Some(value.into_owned()).filter(|s| !s.trim().is_empty());
+            }
+            "includeDeleted" => {
+                params.include_deleted = match value.as_ref() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => {
+                        return Err(SecretError::validation(
+                            "includeDeleted",
+                            "must be true or false",
+                        ));
+                    }
+                }
+            }
+            "page" => params.page = Some(positive("page", &value)?),
+            "limit" => params.limit = Some(positive("limit", &value)?),
+            _ => {
+                return Err(SecretError::validation(
+                    "query",
+                    format!("unknown parameter; accepted: {LIST_PARAMS}"),
+                ));
+            }
+        }
+    }
+    Ok(params)
+}
+
+fn enum_error<'a>(field: &str, names: impl Iterator<Item = &'a str>) -> SecretError {
+    SecretError::validation(
+        field,
+        format!("must be one of: {}", names.collect::<Vec<_>>().join(", ")),
+    )
+}
+
+fn positive(field: &str, value: &str) -> Result<u64, SecretError> {
+    value
+        .parse::<u64>()
+        .map_err(|_| SecretError::validation(field, "must be a positive integer"))
+}
+
+/// The listing's parsed query string.
+pub(crate) struct ListQuery(pub(crate) ListSecretsParams);
+
+impl FromRequest for ListQuery {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(
+            parse_list_query(req.query_string())
+                .map(ListQuery)
+                .map_err(|e| ApiError::from_secret(e, &request_id_of(req))),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::http::header::HeaderValue;
+
+    fn if_match(v: &str) -> Result<Option<i64>, SecretError> {
+        let mut h = HeaderMap::new();
+        h.insert(header::IF_MATCH, HeaderValue::from_str(v).unwrap());
+        IfMatch::parse(&h)
+    }
+
+    #[test]
+    fn if_match_accepts_quoted_bare_and_star() {
+        assert_eq!(if_match("\"3\"").unwrap(), Some(3));
+        assert_eq!(if_match("3").unwrap(), Some(3));
+        assert_eq!(if_match("*").unwrap(), None);
+        assert_eq!(IfMatch::parse(&HeaderMap::new()).unwrap(), None);
+        for bad in ["\"3", "W/\"3\"", "abc", "0", "-1", "\"\"", "1, 2"] {
+            assert!(if_match(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn request_ids_are_accepted_only_when_safe() {
+        let ok = HeaderValue::from_static("abc-123_X.y");
+        assert_eq!(RequestId::accept_or_generate(Some(&ok)).0, "abc-123_X.y");
+        let bad = HeaderValue::from_static("has space");
+        assert_ne!(RequestId::accept_or_generate(Some(&bad)).0, "has space");
+        let long = HeaderValue::from_str(&"a".repeat(129)).unwrap();
+        assert_eq!(RequestId::accept_or_generate(Some(&long)).0.len(), 36);
+    }
+
+    #[test]
+    fn list_query_reads_repeated_and_comma_separated_tags() {
+        let p = parse_list_query("tags=a&tags=b,c&scope=TEAM&includeDeleted=true&page=2&limit=5")
+            .unwrap();
+        assert_eq!(p.tags, vec!["a", "b", "c"]);
+        assert_eq!(p.scope, Some(SecretScope::Team));
+        assert!(p.include_deleted);
+        assert_eq!((p.page, p.limit), (Some(2), Some(5)));
+        assert!(parse_list_query("scope=NOPE").is_err());
+        assert!(parse_list_query("page=x").is_err());
+        assert!(parse_list_query("bogus=1").is_err());
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    #[allow(dead_code)]
+    struct Probe {
+        name: String,
+        version: i64,
+        metadata: Option<std::collections::BTreeMap<String, i32>>,
+        value: Option<secret_core::SecretValue>,
+    }
+
+    #[test]
+    fn body_errors_never_quote_the_input() {
+        let cases = [
+            r#"{"name":"n","version":"sk-live-SECRET"}"#,
+            r#"{"name":"n","version":1,"sk-live-SECRET":1}"#,
+            r#"{"name":"n","version":1,"metadata":{"sk-live-SECRET":"x"}}"#,
+            r#"{"name":"n","version":1,"value":{"type":"API_KEY","key":7,"x":"sk-live-SECRET"}}"#,
+            r#"{"name":"n","version":1,"value":{"type":"sk-live-SECRET"}}"#,
+            r#"{"name":"sk-live-SECRET"#,
+        ];
+        for body in cases {
+            let err = parse_json::<Probe>(body.as_bytes()).unwrap_err();
+            let text = err.to_string();
+            assert!(!text.contains("SECRET"), "{body} -> {text}");
+            assert_eq!(err.code().as_str(), "VALIDATION_ERROR");
+        }
+        let err = parse_json::<Probe>(br#"{"name":"n","version":"x"}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid version: invalid value"),
+            "{err}"
+        );
+        let err = parse_json::<Probe>(br#"{"name":"n","version":1,"value":{"type":"API_KEY"}}"#)
+            .unwrap_err();
+        assert!(err.to_string().contains("missing field `key`"), "{err}");
+    }
+}

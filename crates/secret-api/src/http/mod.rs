@@ -1,0 +1,157 @@
+//! The REST layer (part 2 §12, ARCHITECTURE §5): actix-web routes over [`SecretService`],
+//! bearer-token authentication, the error envelope, rate limiting of value reads,
+//! optimistic concurrency, the OpenAPI document, health, readiness and metrics.
+//!
+//! Handlers only parse the request, build the caller's [`SecretContext`](secret_core::SecretContext),
+//! call [`SecretService`] and shape the answer. Everything else lives in one place each: the
+//! mapping of errors to statuses in `error`, the request id, tracing span, metrics and
+//! security headers in `observe`, authentication in `extract`.
+
+mod access;
+mod dto;
+mod error;
+mod extract;
+mod metrics;
+mod observe;
+mod openapi;
+mod ops;
+mod pending;
+mod rate_limit;
+mod schema;
+mod secrets;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+use secret_access::TokenVerifier;
+
+use crate::SecretService;
+
+pub use openapi::openapi_json;
+
+/// Value reads a user may make per minute unless configured otherwise (§14.3).
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
+
+/// The largest request body accepted unless configured otherwise, in bytes.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Settings of the HTTP server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpSettings {
+    /// Value reads (`GET .../value`, `GET .../versions/{v}`) allowed per user in any sliding
+    /// minute; `0` disables the limit.
+    pub rate_limit_per_minute: u32,
+    /// The largest request body accepted, in bytes; larger bodies get 413 PAYLOAD_TOO_LARGE.
+    pub max_body_bytes: usize,
+    /// Worker threads; `None` uses actix's default (one per physical core).
+    pub workers: Option<usize>,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        HttpSettings {
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            workers: None,
+        }
+    }
+}
+
+/// What every handler shares: the service, the token verifier, the limiter and the metrics.
+pub(crate) struct AppState {
+    pub(crate) service: SecretService,
+    pub(crate) verifier: TokenVerifier,
+    pub(crate) limiter: rate_limit::RateLimiter,
+    pub(crate) metrics: Arc<metrics::Metrics>,
+    pub(crate) openapi: web::Bytes,
+    pub(crate) max_body_bytes: usize,
+}
+
+/// Builds the actix server on an already-bound listener (port 0 works); the caller awaits it.
+///
+/// actix's default signal handling gives graceful shutdown on SIGTERM/SIGINT: the listener
+/// stops accepting and in-flight requests finish (up to 30 s).
+pub fn serve(
+    listener: TcpListener,
+    service: SecretService,
+    verifier: TokenVerifier,
+    settings: HttpSettings,
+) -> std::io::Result<actix_web::dev::Server> {
+    let openapi =
+        openapi_json().map_err(|e| std::io::Error::other(format!("OpenAPI document: {e}")))?;
+    let max_body_bytes = settings.max_body_bytes;
+    let state = web::Data::new(AppState {
+        service,
+        verifier,
+        limiter: rate_limit::RateLimiter::new(settings.rate_limit_per_minute),
+        metrics: Arc::new(metrics::Metrics::default()),
+        openapi: web::Bytes::from(openapi),
+        max_body_bytes,
+    });
+    let mut server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(extract::json_config(max_body_bytes))
+            .app_data(web::PayloadConfig::new(max_body_bytes))
+            .wrap(actix_web::middleware::from_fn(observe::observe))
+            .configure(routes)
+            .default_service(web::to(ops::route_not_found))
+    });
+    if let Some(workers) = settings.workers {
+        server = server.workers(workers.max(1));
+    }
+    Ok(server.listen(listener)?.run())
+}
+
+/// Registers every route. Literal routes under `/api/secrets` come before the `{id}` routes
+/// so that a secret id can never capture them.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
+        .service(resource("/readyz").route(web::get().to(ops::readyz)))
+        .service(resource("/metrics").route(web::get().to(ops::metrics)))
+        .service(resource("/api/openapi.json").route(web::get().to(ops::openapi)));
+    pending::routes(cfg);
+    cfg.service(
+        resource("/api/secrets")
+            .route(web::get().to(secrets::list_secrets))
+            .route(web::post().to(secrets::create_secret)),
+    )
+    .service(
+        resource("/api/secrets/{id}")
+            .route(web::get().to(secrets::get_metadata))
+            .route(web::put().to(secrets::update_secret))
+            .route(web::delete().to(secrets::delete_secret)),
+    )
+    .service(
+        resource("/api/secrets/{id}/value")
+            .route(web::get().to(secrets::get_value))
+            .route(web::put().to(secrets::update_value)),
+    )
+    .service(resource("/api/secrets/{id}/restore").route(web::post().to(secrets::restore_secret)))
+    .service(
+        resource("/api/secrets/{id}/permanent")
+            .route(web::delete().to(secrets::permanently_delete_secret)),
+    )
+    .service(resource("/api/secrets/{id}/rotate").route(web::post().to(secrets::rotate_secret)))
+    .service(resource("/api/secrets/{id}/versions").route(web::get().to(secrets::list_versions)))
+    .service(
+        resource("/api/secrets/{id}/versions/{version}")
+            .route(web::get().to(secrets::get_version_value)),
+    )
+    .service(resource("/api/secrets/{id}/rollback").route(web::post().to(secrets::rollback_secret)))
+    .service(
+        resource("/api/secrets/{id}/access")
+            .route(web::get().to(access::list_grants))
+            .route(web::post().to(access::grant_access)),
+    )
+    .service(
+        resource("/api/secrets/{id}/access/{grantId}")
+            .route(web::delete().to(access::revoke_access)),
+    );
+}
+
+/// A resource whose unsupported methods answer 405 with the error envelope.
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(ops::method_not_allowed))
+}

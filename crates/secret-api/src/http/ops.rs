@@ -1,0 +1,67 @@
+//! Operational endpoints (liveness, readiness, metrics, the OpenAPI document) and the
+//! answers to paths and methods that match no route.
+
+use actix_web::http::header::ContentType;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+
+use super::AppState;
+use super::dto::HealthResponse;
+use super::error::ApiError;
+use super::extract::request_id_of;
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = HealthResponse)))]
+pub(crate) async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(HealthResponse { status: "ok" })
+}
+
+/// Readiness: the database answers.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = HealthResponse),
+        (status = 503, description = "The database cannot be reached", body = HealthResponse),
+    ))]
+pub(crate) async fn readyz(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
+    match state.service.database().ping().await {
+        Ok(()) => HttpResponse::Ok().json(HealthResponse { status: "ok" }),
+        Err(err) => {
+            tracing::warn!(
+                request_id = %request_id_of(&req),
+                error = %err,
+                "readiness check failed: database unreachable"
+            );
+            HttpResponse::ServiceUnavailable().json(HealthResponse {
+                status: "unavailable",
+            })
+        }
+    }
+}
+
+/// Prometheus metrics: request counts and latencies by route pattern, method and status.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain")))]
+pub(crate) async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render())
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3 document", content_type = "application/json")))]
+pub(crate) async fn openapi(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(ContentType::json())
+        .body(state.openapi.clone())
+}
+
+/// 404 with the error envelope for a path that matches no route.
+pub(crate) async fn route_not_found(req: HttpRequest) -> HttpResponse {
+    ApiError::route_not_found(&request_id_of(&req)).error_response()
+}
+
+/// 405 with the error envelope for a method the route does not support.
+pub(crate) async fn method_not_allowed(req: HttpRequest) -> HttpResponse {
+    ApiError::method_not_allowed(&request_id_of(&req)).error_response()
+}

@@ -1,0 +1,1240 @@
+//! End-to-end tests of the REST layer: the real actix server on 127.0.0.1:0 over a fresh
+//! database (SQLite, or PostgreSQL when `DATABASE_URL` says so), driven over HTTP with
+//! reqwest and HS256 tokens. Every log line of the whole binary is captured, and tests that
+//! send values check that none of them was logged.
+
+// Test helpers outside #[test] functions panic on purpose when the set-up fails.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::sync::{Mutex, OnceLock};
+
+use chrono::{Duration, Utc};
+use common::{RawValue, TestService};
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Method, StatusCode};
+use secret_access::{TokenIssuer, TokenVerifier};
+use secret_api::http::{HttpSettings, serve};
+use secret_core::{OrgRole, Principal, ProjectRole, TeamRole};
+use serde_json::{Value, json};
+
+// ------------------------------------------------------------------ log capture
+
+static LOGS: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        LOGS.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs a global subscriber that keeps every event, down to TRACE, of this binary.
+fn capture_logs() {
+    static INIT: OnceLock<()> = OnceLock::new();
+    INIT.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_ansi(false)
+            .with_writer(|| Capture)
+            .try_init();
+    });
+}
+
+fn logs() -> String {
+    String::from_utf8_lossy(&LOGS.lock().unwrap()).into_owned()
+}
+
+/// Fails if any of `values` appears in any log line written so far.
+fn assert_never_logged(values: &[&str]) {
+    let logs = logs();
+    assert!(!logs.is_empty(), "the log capture saw nothing");
+    for v in values {
+        assert!(!logs.contains(v), "a secret value was logged: {v}");
+    }
+}
+
+// ------------------------------------------------------------------ harness
+
+struct Server {
+    base: String,
+    client: Client,
+    issuer: TokenIssuer,
+    t: TestService,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Sends the stop command at once; the returned future only waits for completion.
+        drop(self.handle.stop(false));
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Value,
+    text: String,
+}
+
+impl Reply {
+    fn code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or("")
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    #[track_caller]
+    fn expect(&self, status: u16, code: &str) {
+        assert_eq!(
+            (self.status.as_u16(), self.code()),
+            (status, code),
+            "body: {}",
+            self.text
+        );
+        if !code.is_empty() {
+            assert!(self.body["error"]["message"].is_string());
+            assert_eq!(
+                self.body["error"]["requestId"].as_str(),
+                self.header("x-request-id"),
+                "the envelope's request id is the header's"
+            );
+        }
+    }
+}
+
+fn settings() -> HttpSettings {
+    HttpSettings {
+        workers: Some(1),
+        ..HttpSettings::default()
+    }
+}
+
+async fn spawn() -> Server {
+    spawn_with(TestService::new().await, settings()).await
+}
+
+async fn spawn_with(t: TestService, settings: HttpSettings) -> Server {
+    capture_logs();
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).unwrap();
+    let verifier = TokenVerifier::hs256(&key).unwrap();
+    let issuer = TokenIssuer::hs256(&key).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = serve(listener, t.service.clone(), verifier, settings).unwrap();
+    let handle = server.handle();
+    tokio::spawn(server);
+    Server {
+        base: format!("http://127.0.0.1:{port}"),
+        client: Client::new(),
+        issuer,
+        t,
+        handle,
+    }
+}
+
+/// Administers org-1, leads team-1, administers project-1; authenticated just now.
+fn org_admin() -> Principal {
+    Principal::user("user-1")
+        .with_org("org-1", OrgRole::Admin)
+        .with_team("team-1", TeamRole::Lead)
+        .with_project("project-1", ProjectRole::Admin)
+        .authenticated_at(Utc::now())
+}
+
+/// A plain member of org-1.
+fn org_member() -> Principal {
+    Principal::user("user-2").with_org("org-1", OrgRole::Member)
+}
+
+/// Administers another organization only.
+fn outsider() -> Principal {
+    Principal::user("user-3").with_org("org-2", OrgRole::Admin)
+}
+
+impl Server {
+    fn token(&self, p: &Principal) -> String {
+        self.issuer
+            .mint(p, Duration::minutes(30), Utc::now())
+            .unwrap()
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .header("X-Organization-Id", "org-1");
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req
+    }
+
+    async fn call(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let mut req = self.request(method, path, Some(token));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        self.send(req).await
+    }
+
+    async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, token, None).await
+    }
+
+    /// Creates an ORGANIZATION API key in org-1 and returns its id.
+    async fn create_key(&self, token: &str, name: &str, key: &str) -> String {
+        let r = self
+            .call(
+                Method::POST,
+                "/api/secrets",
+                token,
+                Some(api_key_body(name, key)),
+            )
+            .await;
+        r.expect(201, "");
+        r.body["id"].as_str().unwrap().to_owned()
+    }
+
+    async fn rows(&self) -> (i64, i64, i64) {
+        let mut raw = self.t.db.raw().await;
+        (
+            raw.count("SELECT COUNT(*) FROM secrets").await,
+            raw.count("SELECT COUNT(*) FROM secret_versions").await,
+            raw.count("SELECT COUNT(*) FROM secret_access_grants").await,
+        )
+    }
+}
+
+fn api_key_body(name: &str, key: &str) -> Value {
+    json!({
+        "name": name,
+        "type": "API_KEY",
+        "value": {"type": "API_KEY", "key": key},
+        "scope": "ORGANIZATION",
+        "tags": ["llm", "prod"],
+        "metadata": {"owner": "platform"},
+    })
+}
+
+// ------------------------------------------------------------------ the life of a secret
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_lives_through_every_endpoint() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let member = s.token(&org_member());
+    let (v1, v2, v3) = (
+        "sk-life-one-0123456789",
+        "sk-life-two-0123456789",
+        "sk-life-three-0123456789",
+    );
+
+    // Create: 201, Location, ETag, and no value in the metadata.
+    let r = s
+        .call(
+            Method::POST,
+            "/api/secrets",
+            &admin,
+            Some(api_key_body("OPENAI_API_KEY", v1)),
+        )
+        .await;
+    r.expect(201, "");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/secrets/{id}").as_str())
+    );
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert_eq!(r.body["organizationId"], "org-1");
+    assert_eq!(r.body["type"], "API_KEY");
+    assert_eq!(r.body["currentVersion"], 1);
+    assert!(!r.text.contains(v1));
+
+    // List, with repeated and comma-separated tags.
+    for query in [
+        "?scope=ORGANIZATION&tags=llm&tags=prod",
+        "?tags=llm,prod&type=API_KEY&search=openai",
+    ] {
+        let r = s.get(&format!("/api/secrets{query}"), &admin).await;
+        r.expect(200, "");
+        assert_eq!(r.body["total"], 1, "{query}");
+        assert_eq!(r.body["page"], 1);
+        assert_eq!(r.body["limit"], 20);
+        assert_eq!(r.body["items"][0]["id"], id.as_str());
+        assert!(!r.text.contains(v1));
+    }
+    let r = s.get("/api/secrets?tags=nope", &admin).await;
+    assert_eq!(r.body["total"], 0);
+
+    // Metadata and value.
+    let r = s.get(&format!("/api/secrets/{id}"), &admin).await;
+    r.expect(200, "");
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert!(!r.text.contains(v1));
+    let r = s.get(&format!("/api/secrets/{id}/value"), &admin).await;
+    r.expect(200, "");
+    assert_eq!(r.header("etag"), Some("\"1\""));
+    assert_eq!(
+        r.body,
+        json!({"id": id, "name": "OPENAI_API_KEY", "version": 1,
+               "value": {"type": "API_KEY", "key": v1}})
+    );
+
+    // Metadata update: absent keeps, null clears.
+    let r = s
+        .send(
+            s.request(Method::PUT, &format!("/api/secrets/{id}"), Some(&admin))
+                .header("If-Match", "\"1\"")
+                .json(&json!({"description": "the key", "tags": ["llm"]})),
+        )
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["description"], "the key");
+    assert_eq!(r.body["tags"], json!(["llm"]));
+    assert_eq!(r.body["metadata"], json!({"owner": "platform"}));
+    let r = s
+        .call(
+            Method::PUT,
+            &format!("/api/secrets/{id}"),
+            &admin,
+            Some(json!({"description": null, "metadata": null})),
+        )
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["description"], Value::Null);
+    assert_eq!(r.body["metadata"], json!({}));
+    assert_eq!(r.body["tags"], json!(["llm"]));
+
+    // New value, rotation.
+    let r = s
+        .send(
+            s.request(
+                Method::PUT,
+                &format!("/api/secrets/{id}/value"),
+                Some(&admin),
+            )
+            .header("If-Match", "1")
+            .json(&json!({"value": {"type": "API_KEY", "key": v2}, "changeReason": "leaked"})),
+        )
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["currentVersion"], 2);
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    assert!(!r.text.contains(v2));
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/api/secrets/{id}/rotate"),
+            &admin,
+            Some(json!({"newValue": {"type": "API_KEY", "key": v3}})),
+        )
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["currentVersion"], 3);
+    assert!(r.body["lastRotatedAt"].is_string());
+    assert!(!r.text.contains(v3));
+
+    // Versions, a version's value, rollback.
+    let r = s.get(&format!("/api/secrets/{id}/versions"), &admin).await;
+    r.expect(200, "");
+    let versions: Vec<i64> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_i64().unwrap())
+        .collect();
+    assert_eq!(versions, vec![3, 2, 1]);
+    assert_eq!(r.body["total"], 3);
+    assert_eq!(r.body["items"][1]["changeReason"], "leaked");
+    assert!(!r.text.contains(v1) && !r.text.contains(v2));
+    let r = s
+        .get(&format!("/api/secrets/{id}/versions/2"), &admin)
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    assert_eq!(r.body["value"]["key"], v2);
+    assert_eq!(r.body["version"], 2);
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/api/secrets/{id}/rollback"),
+            &admin,
+            Some(json!({"version": 1})),
+        )
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["currentVersion"], 4);
+    let r = s.get(&format!("/api/secrets/{id}/value"), &admin).await;
+    assert_eq!(
+        (r.body["version"].clone(), r.body["value"]["key"].clone()),
+        (json!(4), json!(v1))
+    );
+
+    // Access: a member may see metadata but not read, until granted.
+    s.get(&format!("/api/secrets/{id}/value"), &member)
+        .await
+        .expect(403, "ACCESS_DENIED");
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/api/secrets/{id}/access"),
+            &admin,
+            Some(json!({"granteeType": "USER", "granteeId": "user-2", "canRead": true})),
+        )
+        .await;
+    r.expect(201, "");
+    let grant_id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["canUpdate"], false);
+    let r = s.get(&format!("/api/secrets/{id}/access"), &admin).await;
+    r.expect(200, "");
+    assert_eq!(r.body["total"], 1);
+    assert_eq!(r.body["items"][0]["granteeId"], "user-2");
+    let r = s.get(&format!("/api/secrets/{id}/value"), &member).await;
+    r.expect(200, "");
+    assert_eq!(r.body["value"]["key"], v1);
+    let r = s
+        .call(
+            Method::DELETE,
+            &format!("/api/secrets/{id}/access/{grant_id}"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    s.get(&format!("/api/secrets/{id}/value"), &member)
+        .await
+        .expect(403, "ACCESS_DENIED");
+
+    // Soft delete, restore, delete again, purge.
+    let r = s
+        .call(Method::DELETE, &format!("/api/secrets/{id}"), &admin, None)
+        .await;
+    r.expect(200, "");
+    assert!(r.body["deletedAt"].is_string());
+    assert!(r.body["recoveryDeadline"].is_string());
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+    let r = s.get("/api/secrets?includeDeleted=true", &admin).await;
+    assert_eq!(r.body["total"], 1);
+    let r = s.get("/api/secrets", &admin).await;
+    assert_eq!(r.body["total"], 0);
+    let r = s
+        .call(
+            Method::POST,
+            &format!("/api/secrets/{id}/restore"),
+            &admin,
+            None,
+        )
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["deletedAt"], Value::Null);
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(200, "");
+    s.call(Method::DELETE, &format!("/api/secrets/{id}"), &admin, None)
+        .await
+        .expect(200, "");
+    let r = s
+        .call(
+            Method::DELETE,
+            &format!("/api/secrets/{id}/permanent"),
+            &admin,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    s.get(&format!("/api/secrets/{id}"), &admin)
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+    assert_eq!(s.rows().await, (0, 0, 0));
+
+    assert_never_logged(&[v1, v2, v3, &admin, &member]);
+}
+
+// ------------------------------------------------------------------ errors
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_status_carries_its_code() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let value = "sk-errors-0123456789";
+    let id = s.create_key(&admin, "ERRORS_KEY", value).await;
+
+    // 400 VALIDATION_ERROR: a bad name, malformed JSON, an unknown field, a bad query, a
+    // bad version number, a malformed If-Match, a wrong content type.
+    s.call(
+        Method::POST,
+        "/api/secrets",
+        &admin,
+        Some(api_key_body("1-bad name", value)),
+    )
+    .await
+    .expect(400, "VALIDATION_ERROR");
+    let r = s
+        .send(
+            s.request(Method::POST, "/api/secrets", Some(&admin))
+                .header("Content-Type", "application/json")
+                .body(format!(
+                    r#"{{"name":"X","value":{{"type":"API_KEY","key":"{value}""#
+                )),
+        )
+        .await;
+    r.expect(400, "VALIDATION_ERROR");
+    assert!(!r.text.contains(value));
+    let mut body = api_key_body("UNKNOWN_FIELD", value);
+    body["colour"] = json!("blue");
+    let r = s
+        .call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await;
+    r.expect(400, "VALIDATION_ERROR");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field")
+    );
+    let mut body = api_key_body("BAD_SCOPE", value);
+    body["scope"] = json!(value);
+    let r = s
+        .call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await;
+    r.expect(400, "VALIDATION_ERROR");
+    assert!(!r.text.contains(value), "a rejected body is never echoed");
+    s.get("/api/secrets?scope=PLANET", &admin)
+        .await
+        .expect(400, "VALIDATION_ERROR");
+    s.get("/api/secrets?limit=1000", &admin)
+        .await
+        .expect(400, "VALIDATION_ERROR");
+    s.get(&format!("/api/secrets/{id}/versions/first"), &admin)
+        .await
+        .expect(400, "VALIDATION_ERROR");
+    s.send(
+        s.request(Method::DELETE, &format!("/api/secrets/{id}"), Some(&admin))
+            .header("If-Match", "W/\"1\""),
+    )
+    .await
+    .expect(400, "VALIDATION_ERROR");
+    s.send(
+        s.request(Method::POST, "/api/secrets", Some(&admin))
+            .header("Content-Type", "text/plain")
+            .body(api_key_body("TEXT", value).to_string()),
+    )
+    .await
+    .expect(400, "VALIDATION_ERROR");
+
+    // 400 INVALID_SECRET_TYPE: the value is not of the declared type.
+    let mut body = api_key_body("WRONG_TYPE", value);
+    body["value"] = json!({"type": "GENERIC", "value": value});
+    s.call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await
+        .expect(400, "INVALID_SECRET_TYPE");
+
+    // 401 UNAUTHENTICATED (no token, bad token) and REAUTHENTICATION_REQUIRED.
+    s.send(s.request(Method::GET, "/api/secrets", None))
+        .await
+        .expect(401, "UNAUTHENTICATED");
+    // Authentication comes before any parsing: a bad body or If-Match is still 401.
+    s.send(
+        s.request(Method::PUT, &format!("/api/secrets/{id}/value"), None)
+            .header("If-Match", "garbage")
+            .header("Content-Type", "application/json")
+            .body("{not json"),
+    )
+    .await
+    .expect(401, "UNAUTHENTICATED");
+    let r = s
+        .send(s.request(Method::GET, "/api/secrets", Some("not-a-token")))
+        .await;
+    r.expect(401, "UNAUTHENTICATED");
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+    let stale = s.token(&org_admin().authenticated_at(Utc::now() - Duration::minutes(10)));
+    s.call(Method::DELETE, &format!("/api/secrets/{id}"), &admin, None)
+        .await
+        .expect(200, "");
+    s.call(
+        Method::DELETE,
+        &format!("/api/secrets/{id}/permanent"),
+        &stale,
+        None,
+    )
+    .await
+    .expect(401, "REAUTHENTICATION_REQUIRED");
+    s.call(
+        Method::POST,
+        &format!("/api/secrets/{id}/restore"),
+        &admin,
+        None,
+    )
+    .await
+    .expect(200, "");
+
+    // 403 ACCESS_DENIED: visible, not permitted.
+    s.get(&format!("/api/secrets/{id}/value"), &s.token(&org_member()))
+        .await
+        .expect(403, "ACCESS_DENIED");
+
+    // 404 SECRET_NOT_FOUND: unknown id, unknown version, invisible secret, unknown grant.
+    s.get("/api/secrets/no-such-id", &admin)
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+    s.get(&format!("/api/secrets/{id}/versions/9"), &admin)
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+    s.get(&format!("/api/secrets/{id}"), &s.token(&outsider()))
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+    s.call(
+        Method::DELETE,
+        &format!("/api/secrets/{id}/access/no-such-grant"),
+        &admin,
+        None,
+    )
+    .await
+    .expect(404, "SECRET_NOT_FOUND");
+
+    // 409 CONFLICT: the name is taken; a live secret cannot be purged.
+    s.call(
+        Method::POST,
+        "/api/secrets",
+        &admin,
+        Some(api_key_body("ERRORS_KEY", value)),
+    )
+    .await
+    .expect(409, "CONFLICT");
+    s.call(
+        Method::DELETE,
+        &format!("/api/secrets/{id}/permanent"),
+        &admin,
+        None,
+    )
+    .await
+    .expect(409, "CONFLICT");
+
+    // 409 VERSION_CONFLICT: a stale If-Match.
+    s.send(
+        s.request(
+            Method::PUT,
+            &format!("/api/secrets/{id}/value"),
+            Some(&admin),
+        )
+        .header("If-Match", "\"7\"")
+        .json(&json!({"value": {"type": "API_KEY", "key": value}})),
+    )
+    .await
+    .expect(409, "VERSION_CONFLICT");
+
+    // 405 with the envelope for an unsupported method; 404 for an unknown route.
+    s.call(Method::PATCH, "/api/secrets", &admin, None)
+        .await
+        .expect(405, "METHOD_NOT_ALLOWED");
+    s.get("/api/nothing/here", &admin)
+        .await
+        .expect(404, "NOT_FOUND");
+
+    // 503 VAULT_NOT_CONFIGURED: a backend with no vault behind it.
+    let mut body = api_key_body("IN_AZURE", value);
+    body["storageBackend"] = json!("AZURE_KEY_VAULT");
+    s.call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await
+        .expect(503, "VAULT_NOT_CONFIGURED");
+
+    assert_never_logged(&[value]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expired_secret_answers_410() {
+    let (t, clock) = TestService::with_manual_clock().await;
+    let s = spawn_with(t, settings()).await;
+    let admin = s.token(&org_admin());
+    let mut body = api_key_body("SHORT_LIVED", "sk-expiring-0123456789");
+    body["expiresAt"] = json!((common::t0() + Duration::hours(1)).to_rfc3339());
+    let r = s
+        .call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await;
+    r.expect(201, "");
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(200, "");
+    clock.advance(Duration::hours(2));
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(410, "SECRET_EXPIRED");
+    s.get(&format!("/api/secrets/{id}/versions/1"), &admin)
+        .await
+        .expect(410, "SECRET_EXPIRED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_internal_failure_is_an_opaque_500() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let id = s
+        .create_key(&admin, "TAMPERED", "sk-tampered-0123456789")
+        .await;
+    // Garbage in place of the ciphertext (before any read could cache it).
+    s.t.db
+        .raw()
+        .await
+        .exec(
+            "UPDATE secret_versions SET encrypted_value = $1 WHERE secret_id = $2",
+            &[RawValue::Bytes(vec![7; 64]), RawValue::Text(id.clone())],
+        )
+        .await;
+    let r = s.get(&format!("/api/secrets/{id}/value"), &admin).await;
+    r.expect(500, "INTERNAL");
+    assert_eq!(r.body["error"]["message"], "internal error");
+    // The cause is logged at error level with the request id.
+    let request_id = r.header("x-request-id").unwrap().to_owned();
+    let logged = logs();
+    assert!(
+        logged.lines().any(|l| l.contains("ERROR")
+            && l.contains(&request_id)
+            && l.contains("DECRYPTION_FAILED")),
+        "the 500's cause is logged with its request id"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_requests_write_nothing() {
+    let s = spawn_with(
+        TestService::new().await,
+        HttpSettings {
+            max_body_bytes: 4096,
+            ..settings()
+        },
+    )
+    .await;
+    let admin = s.token(&org_admin());
+    let member = s.token(&org_member());
+    let id = s.create_key(&admin, "KEPT", "sk-kept-0123456789").await;
+    let before = s.rows().await;
+    assert_eq!(before, (1, 1, 0));
+
+    let new_value = json!({"value": {"type": "API_KEY", "key": "sk-new-0123456789"}});
+    // Unauthenticated, invalid, too large, duplicate, denied, stale, wrong type.
+    s.send(
+        s.request(Method::POST, "/api/secrets", None)
+            .json(&api_key_body("NEW", "sk-x-0123456789")),
+    )
+    .await
+    .expect(401, "UNAUTHENTICATED");
+    s.call(
+        Method::POST,
+        "/api/secrets",
+        &admin,
+        Some(api_key_body("bad name!", "sk-x-0123456789")),
+    )
+    .await
+    .expect(400, "VALIDATION_ERROR");
+    s.call(
+        Method::POST,
+        "/api/secrets",
+        &admin,
+        Some(api_key_body("BIG", &"k".repeat(6000))),
+    )
+    .await
+    .expect(413, "PAYLOAD_TOO_LARGE");
+    s.call(
+        Method::POST,
+        "/api/secrets",
+        &admin,
+        Some(api_key_body("KEPT", "sk-x-0123456789")),
+    )
+    .await
+    .expect(409, "CONFLICT");
+    s.call(
+        Method::PUT,
+        &format!("/api/secrets/{id}/value"),
+        &member,
+        Some(new_value.clone()),
+    )
+    .await
+    .expect(403, "ACCESS_DENIED");
+    s.send(
+        s.request(
+            Method::PUT,
+            &format!("/api/secrets/{id}/value"),
+            Some(&admin),
+        )
+        .header("If-Match", "\"2\"")
+        .json(&new_value),
+    )
+    .await
+    .expect(409, "VERSION_CONFLICT");
+    s.call(
+        Method::POST,
+        &format!("/api/secrets/{id}/rotate"),
+        &admin,
+        Some(json!({"newValue": {"type": "GENERIC", "value": "x"}})),
+    )
+    .await
+    .expect(400, "INVALID_SECRET_TYPE");
+    s.call(
+        Method::POST,
+        &format!("/api/secrets/{id}/access"),
+        &member,
+        Some(json!({"granteeType": "USER", "granteeId": "user-9"})),
+    )
+    .await
+    .expect(403, "ACCESS_DENIED");
+    s.call(
+        Method::POST,
+        "/api/secrets/import/json",
+        &admin,
+        Some(json!({"secrets": []})),
+    )
+    .await
+    .expect(501, "NOT_IMPLEMENTED");
+
+    assert_eq!(s.rows().await, before);
+    let r = s.get(&format!("/api/secrets/{id}"), &admin).await;
+    assert_eq!(r.body["currentVersion"], 1);
+    assert_never_logged(&["sk-kept-0123456789", "sk-new-0123456789", &admin]);
+}
+
+// ------------------------------------------------------------------ routes and auth
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reserved_routes_are_never_captured_by_a_secret_id() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let routes = [
+        (Method::GET, "/api/secrets/audit", "audit"),
+        (Method::GET, "/api/secrets/audit/some-record", "audit"),
+        (Method::GET, "/api/secrets/export", "export"),
+        (Method::POST, "/api/secrets/import/env", "import"),
+        (Method::POST, "/api/secrets/import/json", "import"),
+        (Method::POST, "/api/secrets/migrate", "migration"),
+        (Method::GET, "/api/secrets/compliance/report", "compliance"),
+        (Method::GET, "/api/vaults", "vault"),
+        (Method::POST, "/api/vaults", "vault"),
+        (Method::PUT, "/api/vaults/v1", "vault"),
+        (Method::DELETE, "/api/vaults/v1", "vault"),
+        (Method::POST, "/api/vaults/v1/health", "vault"),
+        // Methods the {id} routes answer must not reach them either.
+        (Method::DELETE, "/api/secrets/export", "export"),
+        (Method::PUT, "/api/secrets/audit", "audit"),
+    ];
+    for (method, path, feature) in routes {
+        let r = s.call(method.clone(), path, &admin, None).await;
+        r.expect(501, "NOT_IMPLEMENTED");
+        let message = r.body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(feature), "{method} {path}: {message}");
+        // Reserved routes need a token like every /api route.
+        s.send(s.request(method.clone(), path, None))
+            .await
+            .expect(401, "UNAUTHENTICATED");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_or_invalid_token_is_401_everywhere_under_api() {
+    let s = spawn().await;
+    let other_issuer = TokenIssuer::hs256(&[9u8; 32]).unwrap();
+    let forged = other_issuer
+        .mint(&org_admin(), Duration::minutes(5), Utc::now())
+        .unwrap();
+    let expired = s
+        .issuer
+        .mint(
+            &org_admin(),
+            Duration::minutes(5),
+            Utc::now() - Duration::hours(1),
+        )
+        .unwrap();
+    for path in [
+        "/api/secrets",
+        "/api/secrets/some-id",
+        "/api/secrets/some-id/value",
+        "/api/secrets/some-id/versions/1",
+        "/api/secrets/some-id/access",
+    ] {
+        s.send(s.request(Method::GET, path, None))
+            .await
+            .expect(401, "UNAUTHENTICATED");
+        for bad in [forged.as_str(), expired.as_str(), "x.y.z"] {
+            let r = s.send(s.request(Method::GET, path, Some(bad))).await;
+            r.expect(401, "UNAUTHENTICATED");
+            assert!(!r.text.contains(bad), "the token is never echoed");
+        }
+        let r = s
+            .send(
+                s.client
+                    .get(format!("{}{path}", s.base))
+                    .header("Authorization", "Basic dXNlcjpwYXNz"),
+            )
+            .await;
+        r.expect(401, "UNAUTHENTICATED");
+    }
+    let r = s
+        .send(s.request(Method::GET, "/api/secrets", Some(&expired)))
+        .await;
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn value_reads_are_rate_limited_per_user() {
+    let s = spawn_with(
+        TestService::new().await,
+        HttpSettings {
+            rate_limit_per_minute: 3,
+            ..settings()
+        },
+    )
+    .await;
+    let admin = s.token(&org_admin());
+    let id = s
+        .create_key(&admin, "LIMITED", "sk-limited-0123456789")
+        .await;
+    let value_path = format!("/api/secrets/{id}/value");
+    s.get(&value_path, &admin).await.expect(200, "");
+    s.get(&value_path, &admin).await.expect(200, "");
+    s.get(&format!("/api/secrets/{id}/versions/1"), &admin)
+        .await
+        .expect(200, "");
+    let r = s.get(&value_path, &admin).await;
+    r.expect(429, "RATE_LIMITED");
+    let retry: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=120).contains(&retry), "{retry}");
+    s.get(&format!("/api/secrets/{id}/versions/1"), &admin)
+        .await
+        .expect(429, "RATE_LIMITED");
+    // Metadata reads are not limited; other users have their own budget.
+    s.get(&format!("/api/secrets/{id}"), &admin)
+        .await
+        .expect(200, "");
+    let other = Principal::user("user-1b")
+        .with_org("org-1", OrgRole::Admin)
+        .authenticated_at(Utc::now());
+    s.get(&value_path, &s.token(&other)).await.expect(200, "");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn etags_and_if_match_guard_against_lost_updates() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let id = s
+        .create_key(&admin, "GUARDED", "sk-guarded-0123456789")
+        .await;
+    let put_value = |etag: &str, key: &str| {
+        s.request(
+            Method::PUT,
+            &format!("/api/secrets/{id}/value"),
+            Some(&admin),
+        )
+        .header("If-Match", etag.to_owned())
+        .json(&json!({"value": {"type": "API_KEY", "key": key}}))
+    };
+    // Two writers read version 1; the second write loses.
+    let r = s.send(put_value("\"1\"", "sk-first-0123456789")).await;
+    r.expect(200, "");
+    assert_eq!(r.header("etag"), Some("\"2\""));
+    let r = s.send(put_value("\"1\"", "sk-second-0123456789")).await;
+    r.expect(409, "VERSION_CONFLICT");
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("current version is 2")
+    );
+    // `*` and no header skip the check.
+    s.send(put_value("*", "sk-third-0123456789"))
+        .await
+        .expect(200, "");
+    // Rotate, rollback, metadata update and delete honour If-Match too.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            format!("/api/secrets/{id}/rotate"),
+            Some(json!({"newValue": {"type": "API_KEY", "key": "sk-rot-0123456789"}})),
+        ),
+        (
+            Method::POST,
+            format!("/api/secrets/{id}/rollback"),
+            Some(json!({"version": 1})),
+        ),
+        (
+            Method::PUT,
+            format!("/api/secrets/{id}"),
+            Some(json!({"description": "d"})),
+        ),
+        (Method::DELETE, format!("/api/secrets/{id}"), None),
+    ] {
+        let mut req = s
+            .request(method.clone(), &path, Some(&admin))
+            .header("If-Match", "\"1\"");
+        if let Some(body) = &body {
+            req = req.json(body);
+        }
+        s.send(req).await.expect(409, "VERSION_CONFLICT");
+    }
+    let r = s.get(&format!("/api/secrets/{id}"), &admin).await;
+    assert_eq!(r.header("etag"), Some("\"3\""));
+    let r = s
+        .send(
+            s.request(Method::DELETE, &format!("/api/secrets/{id}"), Some(&admin))
+                .header("If-Match", "\"3\""),
+        )
+        .await;
+    r.expect(200, "");
+    // Purging checks If-Match as well.
+    s.send(
+        s.request(
+            Method::DELETE,
+            &format!("/api/secrets/{id}/permanent"),
+            Some(&admin),
+        )
+        .header("If-Match", "\"2\""),
+    )
+    .await
+    .expect(409, "VERSION_CONFLICT");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_are_413() {
+    let s = spawn_with(
+        TestService::new().await,
+        HttpSettings {
+            max_body_bytes: 2048,
+            ..settings()
+        },
+    )
+    .await;
+    let admin = s.token(&org_admin());
+    let r = s
+        .call(
+            Method::POST,
+            "/api/secrets",
+            &admin,
+            Some(api_key_body("HUGE", &"z".repeat(3000))),
+        )
+        .await;
+    r.expect(413, "PAYLOAD_TOO_LARGE");
+    assert!(!r.text.contains("zzzz"));
+    // Just under the limit is fine.
+    s.call(
+        Method::POST,
+        "/api/secrets",
+        &admin,
+        Some(api_key_body("SMALL", &"z".repeat(1500))),
+    )
+    .await
+    .expect(201, "");
+}
+
+// ------------------------------------------------------------------ observability
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_ids_are_echoed_or_generated_and_logged() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let r = s
+        .send(
+            s.request(Method::GET, "/api/secrets", Some(&admin))
+                .header("X-Request-Id", "trace-abc.123_X"),
+        )
+        .await;
+    assert_eq!(r.header("x-request-id"), Some("trace-abc.123_X"));
+    let r = s
+        .send(
+            s.request(Method::GET, "/api/secrets/nope", Some(&admin))
+                .header("X-Request-Id", "bad id with spaces"),
+        )
+        .await;
+    let generated = r.header("x-request-id").unwrap().to_owned();
+    assert_ne!(generated, "bad id with spaces");
+    assert_eq!(generated.len(), 36, "a UUID");
+    assert_eq!(r.body["error"]["requestId"], generated.as_str());
+    let r = s.send(s.client.get(format!("{}/healthz", s.base))).await;
+    assert!(r.header("x-request-id").is_some());
+    // The request's log line carries its id and route pattern, never the path's id.
+    let logged = logs();
+    let line = logged
+        .lines()
+        .find(|l| l.contains(&generated) && l.contains("request completed"))
+        .expect("a log line for the request");
+    assert!(line.contains("/api/secrets/{id}"), "{line}");
+    assert!(line.contains("404"), "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_the_security_headers() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let id = s
+        .create_key(&admin, "HEADERS", "sk-headers-0123456789")
+        .await;
+    for (path, token) in [
+        (format!("/api/secrets/{id}/value"), Some(admin.as_str())),
+        ("/api/secrets".to_owned(), None),
+        ("/healthz".to_owned(), None),
+        ("/nowhere".to_owned(), None),
+    ] {
+        let r = s.send(s.request(Method::GET, &path, token)).await;
+        assert_eq!(r.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(
+            r.header("x-content-type-options"),
+            Some("nosniff"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_route() {
+    let s = spawn().await;
+    let r = s
+        .send(s.client.get(format!("{}/api/openapi.json", s.base)))
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    let paths = r.body["paths"].as_object().unwrap();
+    for (path, method) in [
+        ("/api/secrets", "post"),
+        ("/api/secrets", "get"),
+        ("/api/secrets/{id}", "get"),
+        ("/api/secrets/{id}", "put"),
+        ("/api/secrets/{id}", "delete"),
+        ("/api/secrets/{id}/value", "get"),
+        ("/api/secrets/{id}/value", "put"),
+        ("/api/secrets/{id}/restore", "post"),
+        ("/api/secrets/{id}/permanent", "delete"),
+        ("/api/secrets/{id}/rotate", "post"),
+        ("/api/secrets/{id}/versions", "get"),
+        ("/api/secrets/{id}/versions/{version}", "get"),
+        ("/api/secrets/{id}/rollback", "post"),
+        ("/api/secrets/{id}/access", "get"),
+        ("/api/secrets/{id}/access", "post"),
+        ("/api/secrets/{id}/access/{grantId}", "delete"),
+        ("/api/secrets/audit", "get"),
+        ("/api/secrets/export", "get"),
+        ("/api/secrets/import/env", "post"),
+        ("/api/vaults", "post"),
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/metrics", "get"),
+    ] {
+        assert!(paths[path][method].is_object(), "{method} {path} missing");
+    }
+    assert_eq!(
+        paths["/api/secrets/{id}/value"]["get"]["security"][0]["bearer"],
+        json!([])
+    );
+    let schemes = &r.body["components"]["securitySchemes"]["bearer"];
+    assert_eq!(schemes["scheme"], "bearer");
+    let schemas = r.body["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "CreateSecretRequest",
+        "SecretMetadataResponse",
+        "SecretValue",
+        "ErrorResponse",
+    ] {
+        assert!(schemas.contains_key(name), "{name} missing");
+    }
+    assert_eq!(
+        schemas["SecretValue"]["oneOf"].as_array().unwrap().len(),
+        9,
+        "the nine value types"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_method_and_status() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    for _ in 0..3 {
+        s.get("/api/secrets/missing", &admin).await;
+    }
+    s.get("/api/secrets", &admin).await;
+    let r = s.send(s.client.get(format!("{}/metrics", s.base))).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        r.text.contains(
+            "http_requests_total{method=\"GET\",route=\"/api/secrets/{id}\",status=\"404\"} 3"
+        ),
+        "{}",
+        r.text
+    );
+    assert!(r.text.contains(
+        "http_request_duration_seconds_count{method=\"GET\",route=\"/api/secrets\",status=\"200\"} 1"
+    ));
+    assert!(
+        r.text
+            .contains("# TYPE http_request_duration_seconds histogram")
+    );
+    assert!(
+        !r.text.contains("/api/secrets/missing"),
+        "raw paths are not labels"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn liveness_and_readiness_need_no_token() {
+    let s = spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let r = s.send(s.client.get(format!("{}{path}", s.base))).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert_eq!(r.body, json!({"status": "ok"}));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_headers_are_validated() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    s.send(
+        s.request(Method::GET, "/api/secrets", Some(&admin))
+            .header("X-Consumer-Module", "mcp-server")
+            .header("X-Consumer-Resource-Id", "server-42"),
+    )
+    .await
+    .expect(200, "");
+    s.send(
+        s.request(Method::GET, "/api/secrets", Some(&admin))
+            .header("X-Consumer-Module", "bad module/name"),
+    )
+    .await
+    .expect(400, "VALIDATION_ERROR");
+    s.send(
+        s.request(Method::GET, "/api/secrets", Some(&admin))
+            .header("X-Team-Id", "team 1"),
+    )
+    .await
+    .expect(400, "VALIDATION_ERROR");
+}
