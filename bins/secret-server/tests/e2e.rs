@@ -97,13 +97,10 @@ impl Server {
             let mut line = String::new();
             let mut sent = false;
             while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if !sent {
-                    if let Some(addr) = line.split("addr=").nth(1) {
-                        let addr: String =
-                            addr.chars().take_while(|c| !c.is_whitespace()).collect();
-                        let _ = tx.send(addr);
-                        sent = true;
-                    }
+                if !sent && let Some(addr) = line.split("addr=").nth(1) {
+                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
+                    let _ = tx.send(addr);
+                    sent = true;
                 }
                 sink.lock().unwrap().push_str(&line);
                 line.clear();

@@ -59,10 +59,23 @@ impl ApiError {
                 .internal_cause()
                 .map_or_else(|| err.to_string(), str::to_owned);
             tracing::error!(request_id, code = %code, cause = %cause, "request failed");
+            // The specification's own failure codes (DECRYPTION_FAILED, ...) are sent with a
+            // fixed message naming the failure; anything else is INTERNAL. No cause either way.
+            let (code, message) = match &err {
+                SecretError::DecryptionFailed | SecretError::EncryptionFailed => {
+                    (code.as_str(), err.to_string())
+                }
+                // ROTATION_FAILED → "rotation failed": the code, read aloud.
+                _ if code != ErrorCode::Internal => (
+                    code.as_str(),
+                    code.as_str().to_lowercase().replace('_', " "),
+                ),
+                _ => (ErrorCode::Internal.as_str(), OPAQUE_MESSAGE.to_owned()),
+            };
             return ApiError {
                 status,
-                code: ErrorCode::Internal.as_str(),
-                message: OPAQUE_MESSAGE.to_owned(),
+                code,
+                message,
                 request_id: request_id.to_owned(),
                 retry_after_secs: None,
             };
@@ -252,7 +265,14 @@ mod tests {
                 503,
                 "VAULT_NOT_CONFIGURED",
             ),
-            (SecretError::DecryptionFailed, 500, "INTERNAL"),
+            (SecretError::DecryptionFailed, 500, "DECRYPTION_FAILED"),
+            (
+                SecretError::RotationFailed {
+                    reason: "handler said x".into(),
+                },
+                500,
+                "ROTATION_FAILED",
+            ),
             (SecretError::internal("db down"), 500, "INTERNAL"),
         ];
         for (err, status, code) in cases {
@@ -265,5 +285,12 @@ mod tests {
         let e = ApiError::from_secret(SecretError::internal("password=hunter2"), "r1");
         assert_eq!(e.message, "internal error");
         assert!(!e.to_string().contains("hunter2"));
+        let e = ApiError::from_secret(
+            SecretError::RotationFailed {
+                reason: "token=hunter2".into(),
+            },
+            "r2",
+        );
+        assert_eq!(e.message, "rotation failed");
     }
 }
