@@ -16,7 +16,7 @@ DURATION="${DURATION:-10s}"
 PORT="${PORT:-18080}"
 command -v wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
 
-cargo build --release -p secret-server -q
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -p secret-server -q
 BIN=target/release/secret-server
 WORK="$(mktemp -d)"
 PG_DB=""

@@ -1,8 +1,12 @@
 //! The initial schema: the seven tables of the specification plus `crypto_settings`, which
-//! holds the installation's KDF salt and the master key's key-check value.
+//! holds the installation's KDF salt and the master key's key-check value, and
+//! `audit_chain_head`, the last sequence number and hash of the audit hash chain.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+
+/// The `prev_hash` of the first audit record (`secret_core::audit::GENESIS_HASH`).
+const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 #[derive(DeriveMigrationName)]
 pub(crate) struct Migration;
@@ -143,6 +147,18 @@ enum SecretAuditLogs {
     Outcome,
     ErrorMessage,
     Timestamp,
+    Seq,
+    PrevHash,
+    Hash,
+}
+
+/// The end of the audit hash chain: one row, locked by every append.
+#[derive(DeriveIden, Clone, Copy)]
+enum AuditChainHead {
+    Table,
+    Id,
+    Seq,
+    Hash,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -417,6 +433,9 @@ impl MigrationTrait for Migration {
                 Table::create()
                     .table(SecretAuditLogs::Table)
                     .col(string_len(SecretAuditLogs::Id, 36).primary_key())
+                    .col(big_integer(SecretAuditLogs::Seq))
+                    .col(string_len(SecretAuditLogs::PrevHash, 64))
+                    .col(string_len(SecretAuditLogs::Hash, 64))
                     .col(string_len(SecretAuditLogs::EventType, 32))
                     .col(string_len(SecretAuditLogs::EventCategory, 16))
                     .col(string_len(SecretAuditLogs::ActorType, 16))
@@ -437,6 +456,40 @@ impl MigrationTrait for Migration {
                     .col(string_len(SecretAuditLogs::Outcome, 16))
                     .col(text_null(SecretAuditLogs::ErrorMessage))
                     .col(timestamp_with_time_zone(SecretAuditLogs::Timestamp))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_index(
+                index(
+                    "ux_secret_audit_logs_seq",
+                    SecretAuditLogs::Table,
+                    &[SecretAuditLogs::Seq],
+                )
+                .unique()
+                .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(AuditChainHead::Table)
+                    .col(integer(AuditChainHead::Id).primary_key())
+                    .col(big_integer(AuditChainHead::Seq))
+                    .col(string_len(AuditChainHead::Hash, 64))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .exec_stmt(
+                Query::insert()
+                    .into_table(AuditChainHead::Table)
+                    .columns([
+                        AuditChainHead::Id,
+                        AuditChainHead::Seq,
+                        AuditChainHead::Hash,
+                    ])
+                    .values_panic([1.into(), 0i64.into(), GENESIS_HASH.into()])
                     .to_owned(),
             )
             .await?;
@@ -474,14 +527,10 @@ impl MigrationTrait for Migration {
                     .col(string_len_null(SecretUsage::ConsumerResourceId, 255))
                     .col(string_len_null(SecretUsage::OrganizationId, 128))
                     .col(string_len(SecretUsage::UserId, 128))
+                    // No foreign key: usage is written in the audit writer's batches, which
+                    // must not fail because a secret was purged meanwhile; a permanent
+                    // delete removes the secret's usage rows itself.
                     .col(timestamp_with_time_zone(SecretUsage::UsedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .name("fk_secret_usage_secret")
-                            .from(SecretUsage::Table, SecretUsage::SecretId)
-                            .to(Secrets::Table, Secrets::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
                     .to_owned(),
             )
             .await?;
@@ -498,6 +547,7 @@ impl MigrationTrait for Migration {
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
             SecretUsage::Table.into_iden(),
+            AuditChainHead::Table.into_iden(),
             SecretAuditLogs::Table.into_iden(),
             VaultConfigurations::Table.into_iden(),
             SecretAccessGrants::Table.into_iden(),

@@ -12,6 +12,9 @@ use chrono::{DateTime, Duration, Utc};
 use secret_access::{
     Action, Decision, VisibilityFilter, can_create, check_grant, check_revoke, decide,
 };
+use secret_audit::{AuditEvent, AuditWriter, WriterConfig};
+use secret_core::SecretAuditEventType as E;
+use secret_core::audit::AuditEntry;
 use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::{
     AccessGrant, CreateSecretParams, GrantAccessParams, ListSecretsParams, Page, SecretMetadata,
@@ -26,8 +29,8 @@ use secret_core::{
     SystemClock, ValueFacts,
 };
 use secret_store::{
-    Database, KeyManager, LocalEncryptedBackend, MetadataChange, NewSecret, NewVersion,
-    SecretFilter, SecretRecord, SecretRepository, StorageBackend, ValueTarget, VersionAdvance,
+    AuditStore, Database, KeyManager, LocalEncryptedBackend, MetadataChange, NewSecret, NewUsage,
+    NewVersion, SecretFilter, SecretRepository, StorageBackend, ValueTarget, VersionAdvance,
     WriteTx,
 };
 
@@ -52,6 +55,8 @@ pub struct SecretService {
 #[derive(Debug)]
 struct Inner {
     repo: SecretRepository,
+    audit: AuditWriter,
+    audit_store: AuditStore,
     cache: ReadCache,
     keys: Arc<KeyManager>,
     local: LocalEncryptedBackend,
@@ -227,6 +232,26 @@ fn resolve_owner(
     })
 }
 
+/// The names of the metadata fields that differ between `a` and `b`.
+fn changed_fields(a: &SecretMetadata, b: &SecretMetadata) -> Vec<&'static str> {
+    let mut out = Vec::new();
+    let mut check = |name: &'static str, differs: bool| {
+        if differs {
+            out.push(name);
+        }
+    };
+    check("description", a.description != b.description);
+    check("expiresAt", a.expires_at != b.expires_at);
+    check("rotationEnabled", a.rotation_enabled != b.rotation_enabled);
+    check(
+        "rotationIntervalDays",
+        a.rotation_interval_days != b.rotation_interval_days,
+    );
+    check("tags", a.tags != b.tags);
+    check("metadata", a.metadata != b.metadata);
+    out
+}
+
 fn check_context(ctx: &SecretContext) -> Result<()> {
     validate_platform_id("userId", ctx.user_id())?;
     if ctx.consumer_module.trim().is_empty() {
@@ -283,6 +308,8 @@ impl SecretService {
     }
 
     /// Builds a service over an open, migrated database with the given clock and cache.
+    /// Starts the audit writer on the current Tokio runtime, which must outlive the
+    /// service.
     pub async fn open_with(
         db: Database,
         master_key: &secret_crypto::MasterKeyMaterial,
@@ -292,6 +319,8 @@ impl SecretService {
         let keys = Arc::new(KeyManager::open(db.clone(), master_key).await?);
         Ok(SecretService {
             inner: Arc::new(Inner {
+                audit: AuditWriter::start(AuditStore::new(db.clone()), WriterConfig::default()),
+                audit_store: AuditStore::new(db.clone()),
                 repo: SecretRepository::new(db),
                 cache: ReadCache::new(cache),
                 local: LocalEncryptedBackend::new(keys.clone()),
@@ -315,6 +344,148 @@ impl SecretService {
         self.inner.clock.now()
     }
 
+    /// The audit trail's store, for queries and verification.
+    pub fn audit_store(&self) -> &AuditStore {
+        &self.inner.audit_store
+    }
+
+    /// The entry for `event` by `ctx`'s caller, now.
+    fn entry(&self, event: AuditEvent, ctx: &SecretContext) -> AuditEntry {
+        event.entry(Some(ctx), "system", self.now())
+    }
+
+    /// Writes entries (and usage rows) durably through the group-commit writer.
+    async fn write_audit(&self, entries: Vec<AuditEntry>, usages: Vec<NewUsage>) -> Result<()> {
+        self.inner.audit.write(entries, usages).await
+    }
+
+    /// Whether the secret `id` exists but is invisible to the caller, so that its "not
+    /// found" is a refusal.
+    async fn hidden_from(&self, id: &str, ctx: &SecretContext) -> Option<SecretMetadata> {
+        let rec = self.inner.repo.find(id).await.ok()??;
+        let grants = self.inner.repo.grants_on(&[id]).await.ok()?;
+        (decide(
+            &ctx.principal,
+            Action::ViewMetadata,
+            &rec.metadata,
+            &grants,
+            self.now(),
+        ) == Decision::Invisible)
+            .then_some(rec.metadata)
+    }
+
+    /// Records a failed or refused operation and hands its error back. A refusal (403, or
+    /// a 404 for a secret the caller may not see) is ACCESS_DENIED; anything else is the
+    /// operation's own event with outcome FAILURE, unless `denials_only`. If the record
+    /// cannot be written the error is still returned (the operation did nothing) and the
+    /// audit failure is logged.
+    async fn audit_failure(
+        &self,
+        mut event: AuditEvent,
+        err: SecretError,
+        ctx: &SecretContext,
+        denials_only: bool,
+    ) -> SecretError {
+        let id = event.secret_ref().map(|r| r.id.clone());
+        let event = match (&err, id) {
+            (SecretError::AccessDenied { reason }, id) => {
+                // Only the id is known: name the secret in the record.
+                let unnamed = event.secret_ref().is_some_and(|r| r.name.is_none());
+                if let Some(id) = id.filter(|_| unnamed)
+                    && let Ok(Some(rec)) = self.inner.repo.find(&id).await
+                {
+                    event.set_secret(&rec.metadata);
+                }
+                event.denied(reason)
+            }
+            (SecretError::SecretNotFound { .. }, Some(id)) => {
+                match self.hidden_from(&id, ctx).await {
+                    Some(meta) => {
+                        event.set_secret(&meta);
+                        event.denied("the secret is not visible to the caller")
+                    }
+                    None if denials_only => return err,
+                    None => event.failed(&err),
+                }
+            }
+            _ if denials_only => return err,
+            _ => event.failed(&err),
+        };
+        let entry = self.entry(event, ctx);
+        if let Err(audit_err) = self.write_audit(vec![entry], Vec::new()).await {
+            tracing::error!(
+                error = %audit_err.internal_cause().unwrap_or("audit write failed"),
+                "the audit record of a failed operation could not be written"
+            );
+        }
+        err
+    }
+
+    /// Runs `op`, recording its failure or refusal as `event`.
+    async fn audited<T>(
+        &self,
+        event: AuditEvent,
+        ctx: &SecretContext,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match op.await {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.audit_failure(event, e, ctx, false).await),
+        }
+    }
+
+    /// Runs a metadata read `op`, recording only a refusal.
+    async fn audited_view<T>(
+        &self,
+        id: &str,
+        ctx: &SecretContext,
+        op: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        match op.await {
+            Ok(v) => Ok(v),
+            Err(e) => {
+                let event = AuditEvent::new(E::SecretRead)
+                    .action("VIEW_METADATA")
+                    .on_id(id);
+                Err(self.audit_failure(event, e, ctx, true).await)
+            }
+        }
+    }
+
+    /// The SECRET_READ record and usage row of a value read, written durably.
+    async fn record_reads(
+        &self,
+        reads: &[(&SecretMetadata, i64)],
+        ctx: &SecretContext,
+    ) -> Result<()> {
+        let now = self.now();
+        let mut entries = Vec::with_capacity(reads.len());
+        let mut usages = Vec::with_capacity(reads.len());
+        for (meta, version) in reads {
+            entries.push(
+                self.entry(
+                    AuditEvent::new(E::SecretRead)
+                        .on(meta)
+                        .detail("version", *version),
+                    ctx,
+                ),
+            );
+            usages.push(NewUsage {
+                id: uuid::Uuid::now_v7().to_string(),
+                secret_id: meta.id.clone(),
+                consumer_module: ctx.consumer_module.chars().take(128).collect(),
+                consumer_resource_id: ctx
+                    .consumer_resource_id
+                    .as_ref()
+                    .map(|r| r.chars().take(255).collect()),
+                organization_id: meta.organization_id.clone(),
+                user_id: ctx.user_id().to_string(),
+                used_at: secret_core::audit::audit_timestamp(now),
+            });
+        }
+        self.write_audit(entries, usages).await
+    }
+
     fn backend(&self, kind: StorageBackendKind) -> Result<&dyn StorageBackend> {
         match kind {
             StorageBackendKind::LocalEncrypted => Ok(&self.inner.local),
@@ -326,10 +497,6 @@ impl SecretService {
 
     async fn begin(&self) -> Result<WriteTx> {
         Ok(self.inner.repo.begin().await?)
-    }
-
-    async fn record(&self, id: &str) -> Result<SecretRecord> {
-        self.inner.repo.find(id).await?.ok_or_else(|| not_found(id))
     }
 
     /// A secret's metadata after checking that the caller may perform `action` on it.
@@ -394,6 +561,19 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretCreated)
+            .detail("name", params.name.clone())
+            .detail("scope", params.scope.as_str())
+            .detail("type", params.secret_type.as_str());
+        self.audited(event, ctx, self.create_secret_op(params, ctx))
+            .await
+    }
+
+    async fn create_secret_op(
+        &self,
+        params: CreateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
         validate_secret_name(&params.name)?;
         if let Some(d) = &params.description {
             validate_description(d)?;
@@ -477,9 +657,19 @@ impl SecretService {
             now,
         })
         .await?;
+        let created = tx.find(&id).await?.ok_or_else(|| not_found(&id))?.metadata;
+        tx.append_audit(&[self.entry(
+            AuditEvent::new(E::SecretCreated)
+                .on(&created)
+                .detail("type", created.secret_type.as_str())
+                .detail("version", 1)
+                .detail("storageBackend", created.storage_backend.as_str()),
+            ctx,
+        )])
+        .await?;
         tx.commit().await?;
         tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
-        Ok(self.record(&id).await?.metadata)
+        Ok(created)
     }
 
     // ------------------------------------------------------------------ reads
@@ -493,7 +683,7 @@ impl SecretService {
     /// The current value with the secret's id, name and version.
     pub async fn get_secret_value(&self, id: &str, ctx: &SecretContext) -> Result<VersionedValue> {
         check_context(ctx)?;
-        self.read(id, None, ctx).await
+        self.read_audited(id, None, ctx).await
     }
 
     /// The value of one version of a secret.
@@ -504,7 +694,7 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<VersionedValue> {
         check_context(ctx)?;
-        self.read(id, Some(version), ctx).await
+        self.read_audited(id, Some(version), ctx).await
     }
 
     /// The current value, or `None` when the secret does not exist or is soft-deleted.
@@ -540,15 +730,23 @@ impl SecretService {
                 .filter(|g| g.secret_id == r.metadata.id)
                 .cloned()
                 .collect();
-            match decide(&ctx.principal, Action::Read, &r.metadata, &own, now) {
+            let refused = match decide(&ctx.principal, Action::Read, &r.metadata, &own, now) {
                 Decision::Invisible => continue,
-                d => enforce(d, Action::Read, &r.metadata.id)?,
-            }
-            if r.metadata.is_deleted() {
+                d => enforce(d, Action::Read, &r.metadata.id).err(),
+            };
+            if r.metadata.is_deleted() && refused.is_none() {
                 continue;
             }
-            if r.metadata.is_expired_at(now) {
-                return Err(SecretError::SecretExpired { id: r.metadata.id });
+            let refused = refused.or_else(|| {
+                r.metadata
+                    .is_expired_at(now)
+                    .then(|| SecretError::SecretExpired {
+                        id: r.metadata.id.clone(),
+                    })
+            });
+            if let Some(err) = refused {
+                let event = AuditEvent::new(E::SecretRead).on(&r.metadata);
+                return Err(self.audit_failure(event, err, ctx, false).await);
             }
             live.push(r.metadata);
         }
@@ -562,27 +760,55 @@ impl SecretService {
             let Some(meta) = live.iter().find(|m| m.id == v.secret_id) else {
                 continue;
             };
+            let event = AuditEvent::new(E::SecretRead).on(meta);
             let value = self
-                .backend(meta.storage_backend)?
-                .retrieve_value(
-                    ValueTarget {
-                        secret_id: &meta.id,
-                        secret_name: &meta.name,
-                        version: v.version,
-                    },
-                    &v.stored,
-                )
+                .audited(event, ctx, self.retrieve(meta, v.version, &v.stored))
                 .await?;
-            out.insert(meta.id.clone(), value);
+            out.insert(meta.id.clone(), (meta, v.version, value));
         }
-        Ok(out)
+        let reads: Vec<(&SecretMetadata, i64)> = out
+            .values()
+            .map(|(meta, version, _)| (*meta, *version))
+            .collect();
+        self.record_reads(&reads, ctx).await?;
+        Ok(out
+            .into_iter()
+            .map(|(id, (_, _, value))| (id, value))
+            .collect())
+    }
+
+    async fn retrieve(
+        &self,
+        meta: &SecretMetadata,
+        version: i64,
+        stored: &secret_store::StoredValue,
+    ) -> Result<SecretValue> {
+        self.backend(meta.storage_backend)?
+            .retrieve_value(
+                ValueTarget {
+                    secret_id: &meta.id,
+                    secret_name: &meta.name,
+                    version,
+                },
+                stored,
+            )
+            .await
+            .map_err(SecretError::from)
     }
 
     /// A secret's metadata (never its value). Soft-deleted secrets are returned too, with
     /// `deletedAt` set, so they can be restored.
     pub async fn get_metadata(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
         check_context(ctx)?;
-        self.authorized(id, ctx, Action::ViewMetadata).await
+        let mut meta = self
+            .audited_view(id, ctx, self.authorized(id, ctx, Action::ViewMetadata))
+            .await?;
+        let usage = self.inner.audit_store.usage_summary(id).await?;
+        meta.usage = Some(secret_core::model::SecretUsageInfo {
+            last_used_at: usage.last_used_at,
+            consumer_modules: usage.modules,
+        });
+        Ok(meta)
     }
 
     /// Secrets visible in the caller's context, filtered and paged in SQL.
@@ -625,7 +851,9 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<Vec<SecretVersionInfo>> {
         check_context(ctx)?;
-        let meta = self.authorized(id, ctx, Action::ViewMetadata).await?;
+        let meta = self
+            .audited_view(id, ctx, self.authorized(id, ctx, Action::ViewMetadata))
+            .await?;
         Ok(self
             .inner
             .repo
@@ -693,7 +921,7 @@ impl SecretService {
         id: &str,
         version: Option<i64>,
         ctx: &SecretContext,
-    ) -> Result<VersionedValue> {
+    ) -> Result<(VersionedValue, Arc<Snapshot>)> {
         let mut snap = self.snapshot(id).await?;
         for attempt in 0..2 {
             self.readable(&snap, ctx).await?;
@@ -702,10 +930,28 @@ impl SecretService {
                     self.inner.cache.invalidate(id);
                     snap = self.load_snapshot(id).await?;
                 }
-                other => return other,
+                other => return other.map(|v| (v, snap)),
             }
         }
         Err(SecretError::DecryptionFailed)
+    }
+
+    /// A value read with its audit: refusals and failures are recorded; on success the
+    /// SECRET_READ record and the usage row are committed before the value is handed
+    /// over, and if they cannot be, the read fails and the value is dropped.
+    async fn read_audited(
+        &self,
+        id: &str,
+        version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<VersionedValue> {
+        let event = AuditEvent::new(E::SecretRead).on_id(id);
+        let (value, snap) = self
+            .audited(event, ctx, self.read(id, version, ctx))
+            .await?;
+        self.record_reads(&[(&snap.metadata, value.version)], ctx)
+            .await?;
+        Ok(value)
     }
 
     async fn read_version(&self, snap: &Snapshot, version: Option<i64>) -> Result<VersionedValue> {
@@ -753,6 +999,19 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretUpdated)
+            .action("UPDATE_METADATA")
+            .on_id(id);
+        self.audited(event, ctx, self.update_secret_op(id, params, ctx))
+            .await
+    }
+
+    async fn update_secret_op(
+        &self,
+        id: &str,
+        params: UpdateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
         if let secret_core::model::FieldUpdate::Set(d) = &params.description {
             validate_description(d)?;
         }
@@ -771,6 +1030,7 @@ impl SecretService {
         let current = self
             .lock_live(&mut tx, id, params.expected_version, ctx, Action::Update)
             .await?;
+        let before = current.clone();
         let rotation_enabled = params.rotation_enabled.unwrap_or(current.rotation_enabled);
         let interval = effective_interval(
             current.secret_type,
@@ -805,9 +1065,18 @@ impl SecretService {
             },
         )
         .await?;
+        let updated = tx.find(id).await?.ok_or_else(|| not_found(id))?.metadata;
+        tx.append_audit(&[self.entry(
+            AuditEvent::new(E::SecretUpdated)
+                .action("UPDATE_METADATA")
+                .on(&updated)
+                .detail("fields", changed_fields(&before, &updated)),
+            ctx,
+        )])
+        .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
-        Ok(self.record(id).await?.metadata)
+        Ok(updated)
     }
 
     /// Writes a new value as a new version.
@@ -824,13 +1093,20 @@ impl SecretService {
         let reason = params
             .change_reason
             .unwrap_or_else(|| "Value updated".to_string());
-        self.write_new_version(
-            id,
-            params.value,
-            reason,
-            params.expected_version,
-            false,
+        let event = AuditEvent::new(E::SecretUpdated)
+            .action("UPDATE_VALUE")
+            .on_id(id);
+        self.audited(
+            event.clone(),
             ctx,
+            self.write_new_version(
+                id,
+                params.value,
+                reason,
+                params.expected_version,
+                event,
+                ctx,
+            ),
         )
         .await
     }
@@ -845,38 +1121,71 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
-        self.write_new_version(
-            id,
-            new_value,
-            "Rotation".to_string(),
-            expected_version,
-            true,
+        let event = AuditEvent::new(E::SecretRotated).on_id(id);
+        self.audited(
+            event.clone(),
             ctx,
+            self.write_new_version(
+                id,
+                new_value,
+                "Rotation".to_string(),
+                expected_version,
+                event,
+                ctx,
+            ),
         )
         .await
     }
 
+    /// Writes `value` as a new version, recorded as `event` (SECRET_ROTATED for a
+    /// rotation) in the same transaction.
     async fn write_new_version(
         &self,
         id: &str,
         value: SecretValue,
         reason: String,
         expected: Option<i64>,
-        rotation: bool,
+        event: AuditEvent,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
+        let rotation = event.event_type() == E::SecretRotated;
         let now = self.now();
         let mut tx = self.begin().await?;
         let current = self
             .lock_live(&mut tx, id, expected, ctx, Action::Update)
             .await?;
         let version = self
-            .append_version(&mut tx, &current, value, reason, rotation, now, ctx)
+            .append_version(&mut tx, &current, value, reason.clone(), rotation, now, ctx)
+            .await?;
+        let updated = self
+            .audit_in(
+                &mut tx,
+                id,
+                event
+                    .detail("version", version)
+                    .detail("changeReason", reason),
+                ctx,
+            )
             .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, version, rotation, "secret value updated");
-        Ok(self.record(id).await?.metadata)
+        Ok(updated)
+    }
+
+    /// Appends `event` about secret `id`, as it now stands in `tx`, to the audit trail in
+    /// the same transaction; returns the secret's metadata.
+    async fn audit_in(
+        &self,
+        tx: &mut WriteTx,
+        id: &str,
+        mut event: AuditEvent,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let meta = tx.find(id).await?.ok_or_else(|| not_found(id))?.metadata;
+        event.set_secret(&meta);
+        tx.append_audit(&[self.entry(event, ctx)]).await?;
+        Ok(meta)
     }
 
     /// Validates `value` for the locked secret `current`, stores it as the next version and
@@ -970,6 +1279,26 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretUpdated)
+            .action("ROLLBACK")
+            .on_id(id)
+            .detail("rolledBackTo", to_version);
+        self.audited(
+            event.clone(),
+            ctx,
+            self.rollback_op(id, to_version, expected_version, event, ctx),
+        )
+        .await
+    }
+
+    async fn rollback_op(
+        &self,
+        id: &str,
+        to_version: i64,
+        expected_version: Option<i64>,
+        event: AuditEvent,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
         if to_version < 1 {
             return Err(SecretError::validation("version", "must be 1 or more"));
         }
@@ -1006,10 +1335,13 @@ impl SecretService {
         let version = self
             .append_version(&mut tx, &current, old_value, reason, false, now, ctx)
             .await?;
+        let updated = self
+            .audit_in(&mut tx, id, event.detail("version", version), ctx)
+            .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
-        Ok(self.record(id).await?.metadata)
+        Ok(updated)
     }
 
     /// Soft-deletes a secret: it disappears from reads and listings and can be restored for
@@ -1021,6 +1353,17 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretDeleted).on_id(id);
+        self.audited(event, ctx, self.delete_op(id, expected_version, ctx))
+            .await
+    }
+
+    async fn delete_op(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let current = self
@@ -1034,24 +1377,35 @@ impl SecretService {
             Some(current.current_version),
         )
         .await?;
+        let deleted = self
+            .audit_in(&mut tx, id, AuditEvent::new(E::SecretDeleted), ctx)
+            .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, "secret soft-deleted");
-        Ok(self.record(id).await?.metadata)
+        Ok(deleted)
     }
 
     /// Restores a soft-deleted secret within its recovery period.
     pub async fn restore_secret(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretRestored).on_id(id);
+        self.audited(event, ctx, self.restore_op(id, ctx)).await
+    }
+
+    async fn restore_op(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
         let now = self.now();
         let mut tx = self.begin().await?;
         self.lock_authorized(&mut tx, id, ctx, Action::Delete)
             .await?;
         tx.restore(id, ctx.user_id(), now).await?;
+        let restored = self
+            .audit_in(&mut tx, id, AuditEvent::new(E::SecretRestored), ctx)
+            .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         tracing::info!(secret_id = %id, "secret restored");
-        Ok(self.record(id).await?.metadata)
+        Ok(restored)
     }
 
     /// Deletes a soft-deleted secret for good, with every version and grant. Needs an
@@ -1059,6 +1413,11 @@ impl SecretService {
     /// secret that is not soft-deleted first is CONFLICT.
     pub async fn permanently_delete_secret(&self, id: &str, ctx: &SecretContext) -> Result<()> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretPermanentlyDeleted).on_id(id);
+        self.audited(event, ctx, self.purge_op(id, ctx)).await
+    }
+
+    async fn purge_op(&self, id: &str, ctx: &SecretContext) -> Result<()> {
         let now = self.now();
         match ctx.principal.auth_time {
             Some(at) if now - at <= REAUTHENTICATION_WINDOW => {}
@@ -1075,6 +1434,14 @@ impl SecretService {
                 ),
             });
         }
+        tx.append_audit(&[self.entry(
+            AuditEvent::new(E::SecretPermanentlyDeleted)
+                .on(&meta)
+                .detail("versions", meta.current_version),
+            ctx,
+        )])
+        .await?;
+        tx.delete_usage(id).await?;
         let versions = tx.delete_permanently(id).await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
@@ -1097,6 +1464,20 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<AccessGrant> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::AccessGranted)
+            .on_id(secret_id)
+            .detail("granteeType", params.grantee_type.as_str())
+            .detail("granteeId", params.grantee_id.clone());
+        self.audited(event, ctx, self.grant_op(secret_id, params, ctx))
+            .await
+    }
+
+    async fn grant_op(
+        &self,
+        secret_id: &str,
+        params: GrantAccessParams,
+        ctx: &SecretContext,
+    ) -> Result<AccessGrant> {
         validate_platform_id("granteeId", &params.grantee_id)?;
         let now = self.now();
         let mut tx = self.begin().await?;
@@ -1123,6 +1504,20 @@ impl SecretService {
             granted_by_id: ctx.user_id().to_string(),
         };
         let saved = tx.upsert_grant(&grant).await?;
+        tx.append_audit(&[self.entry(
+            AuditEvent::new(E::AccessGranted)
+                .on(&rec.metadata)
+                .detail("grantId", saved.id.clone())
+                .detail("granteeType", saved.grantee_type.as_str())
+                .detail("granteeId", saved.grantee_id.clone())
+                .detail("canRead", saved.can_read)
+                .detail("canUpdate", saved.can_update)
+                .detail("canDelete", saved.can_delete)
+                .detail("canGrant", saved.can_grant)
+                .detail("expiresAt", saved.expires_at.map(|t| t.to_rfc3339())),
+            ctx,
+        )])
+        .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(secret_id);
         tracing::info!(
@@ -1142,6 +1537,19 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<AccessGrant> {
         check_context(ctx)?;
+        let event = AuditEvent::new(E::AccessRevoked)
+            .on_id(secret_id)
+            .detail("grantId", grant_id);
+        self.audited(event, ctx, self.revoke_op(secret_id, grant_id, ctx))
+            .await
+    }
+
+    async fn revoke_op(
+        &self,
+        secret_id: &str,
+        grant_id: &str,
+        ctx: &SecretContext,
+    ) -> Result<AccessGrant> {
         let now = self.now();
         let mut tx = self.begin().await?;
         let rec = tx
@@ -1157,6 +1565,15 @@ impl SecretService {
                 id: grant_id.to_string(),
             })?;
         tx.delete_grant(secret_id, grant_id).await?;
+        tx.append_audit(&[self.entry(
+            AuditEvent::new(E::AccessRevoked)
+                .on(&rec.metadata)
+                .detail("grantId", grant.id.clone())
+                .detail("granteeType", grant.grantee_type.as_str())
+                .detail("granteeId", grant.grantee_id.clone()),
+            ctx,
+        )])
+        .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(secret_id);
         tracing::info!(secret_id = %secret_id, grant_id = %grant_id, "access revoked");
@@ -1170,7 +1587,12 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<Vec<AccessGrant>> {
         check_context(ctx)?;
-        self.authorized(secret_id, ctx, Action::Grant).await?;
+        self.audited_view(
+            secret_id,
+            ctx,
+            self.authorized(secret_id, ctx, Action::Grant),
+        )
+        .await?;
         Ok(self.inner.repo.grants_on(&[secret_id]).await?)
     }
 }

@@ -92,7 +92,14 @@ async fn create_then_read_returns_the_value_and_metadata_without_it() {
         "Debug must not print values"
     );
 
-    let fetched = t.service.get_metadata(&meta.id, &ctx()).await.unwrap();
+    let mut fetched = t.service.get_metadata(&meta.id, &ctx()).await.unwrap();
+    // One secret's metadata also says who has read the value: the read above.
+    let usage = fetched
+        .usage
+        .take()
+        .expect("usage is filled for one secret");
+    assert_eq!(usage.consumer_modules, vec![ctx().consumer_module]);
+    assert!(usage.last_used_at.is_some());
     assert_eq!(fetched, meta);
 }
 

@@ -4,6 +4,7 @@
 //!
 //! This crate does no I/O: it knows nothing of databases, HTTP or async runtimes.
 
+pub mod audit;
 pub mod clock;
 pub mod context;
 pub mod enums;

@@ -44,6 +44,20 @@ pub struct SecretMetadata {
     pub created_by_id: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by_id: String,
+    /// When the value was last read and by which modules; filled when one secret's
+    /// metadata is fetched, absent in listings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<SecretUsageInfo>,
+}
+
+/// Who has been reading a secret's value.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretUsageInfo {
+    /// The last read of the value.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Every module that has read it, by name.
+    pub consumer_modules: Vec<String>,
 }
 
 impl SecretMetadata {

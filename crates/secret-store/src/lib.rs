@@ -2,6 +2,7 @@
 //! repositories, the key manager of the envelope encryption, and the storage backends.
 //! This is the only crate that knows SQL exists.
 
+pub mod audit;
 pub mod backend;
 pub mod db;
 pub mod entity;
@@ -10,6 +11,7 @@ pub mod grants;
 pub mod keys;
 pub mod secrets;
 
+pub use audit::{AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
 pub use backend::{BackendHealth, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget};
 pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};

@@ -265,7 +265,11 @@ fn filter_condition(f: &SecretFilter) -> Condition {
     cond
 }
 
-fn parse<T: std::str::FromStr>(table: &'static str, field: &str, s: &str) -> StoreResult<T> {
+pub(crate) fn parse<T: std::str::FromStr>(
+    table: &'static str,
+    field: &str,
+    s: &str,
+) -> StoreResult<T> {
     s.parse()
         .map_err(|_| StoreError::corrupt(table, format!("unknown {field} '{s}'")))
 }
@@ -305,6 +309,7 @@ fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
             created_by_id: m.created_by_id,
             updated_at: m.updated_at,
             updated_by_id: m.updated_by_id,
+            usage: None,
         },
         vault_config_id: m.vault_config_id,
     })

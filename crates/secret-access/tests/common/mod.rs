@@ -50,6 +50,7 @@ pub fn secret(
         created_by_id: "creator".to_owned(),
         updated_at: now() - Duration::days(10),
         updated_by_id: "creator".to_owned(),
+        usage: None,
     }
 }
 

@@ -258,6 +258,17 @@ pub(crate) struct SecretMetadataResponse {
     created_by_id: String,
     updated_at: DateTime<Utc>,
     updated_by_id: String,
+    /// When the value was last read and by which modules (single-secret responses only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    usage: Option<UsageResponse>,
+}
+
+/// Who has been reading a secret's value.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UsageResponse {
+    last_used_at: Option<DateTime<Utc>>,
+    consumer_modules: Vec<String>,
 }
 
 impl From<SecretMetadata> for SecretMetadataResponse {
@@ -289,6 +300,10 @@ impl From<SecretMetadata> for SecretMetadataResponse {
             created_by_id: m.created_by_id,
             updated_at: m.updated_at,
             updated_by_id: m.updated_by_id,
+            usage: m.usage.map(|u| UsageResponse {
+                last_used_at: u.last_used_at,
+                consumer_modules: u.consumer_modules,
+            }),
         }
     }
 }

@@ -76,6 +76,7 @@ impl Modify for BearerScheme {
         dto::RollbackRequest,
         dto::GrantAccessRequest,
         dto::SecretMetadataResponse,
+        dto::UsageResponse,
         dto::ValueFactsResponse,
         dto::ConnectionFacts,
         dto::ValueResponse,

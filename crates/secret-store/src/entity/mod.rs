@@ -1,6 +1,7 @@
 //! sea-orm entities, one module per table. Columns follow part 1's tables; enums are stored
 //! as their wire spelling and JSON fields as text so both SQLite and PostgreSQL read them alike.
 
+pub mod audit_chain_head;
 pub mod crypto_settings;
 pub mod encryption_keys;
 pub mod secret_access_grants;

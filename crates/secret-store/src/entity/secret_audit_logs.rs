@@ -8,6 +8,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: String,
+    /// Position in the hash chain, from 1, unique.
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
     pub event_type: String,
     pub event_category: String,
     pub actor_type: String,

@@ -1,0 +1,351 @@
+//! The audit trail's persistence: appending entries to the hash chain (alone, in a batch, or
+//! inside a secret's write transaction), recording value usage, and reading records back
+//! for queries and for verification.
+//!
+//! Every append first locks the single `audit_chain_head` row with a no-op `UPDATE` (SQLite's
+//! write lock, PostgreSQL's row lock), reads the head, links the new entries to it, inserts
+//! them in one multi-row statement and moves the head, all in the caller's transaction. So
+//! the chain has one order across every process sharing the database.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use secret_core::audit::{AuditEntry, AuditRecord, chain_hash};
+use secret_core::model::Page;
+use secret_core::{AuditOutcome, SecretAuditEventType};
+
+use crate::db::Database;
+use crate::entity::{audit_chain_head as head, secret_audit_logs as logs, secret_usage as usage};
+use crate::error::{StoreError, StoreResult};
+use crate::secrets::{WriteTx, parse};
+
+/// The id of the chain head's one row.
+const HEAD_ID: i32 = 1;
+
+/// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
+const INSERT_CHUNK: usize = 400;
+
+/// One use of a secret's value by a consuming module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUsage {
+    pub id: String,
+    pub secret_id: String,
+    pub consumer_module: String,
+    pub consumer_resource_id: Option<String>,
+    pub organization_id: Option<String>,
+    pub user_id: String,
+    pub used_at: DateTime<Utc>,
+}
+
+/// When a secret's value was last read, and by which modules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UsageSummary {
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// Distinct consuming modules, by name.
+    pub modules: Vec<String>,
+}
+
+/// Which records an audit query returns. `organizations`: `None` for all, otherwise only
+/// records of these organizations (an empty list matches nothing).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub secret_id: Option<String>,
+    pub event_types: Vec<SecretAuditEventType>,
+    pub actor_id: Option<String>,
+    pub outcomes: Vec<AuditOutcome>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub organizations: Option<Vec<String>>,
+    /// From 1.
+    pub page: u64,
+    pub limit: u64,
+}
+
+/// The chain's head: the last record's sequence number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainHead {
+    pub seq: i64,
+    pub hash: String,
+}
+
+fn to_model(seq: i64, prev_hash: String, hash: String, e: &AuditEntry) -> logs::ActiveModel {
+    logs::ActiveModel {
+        id: Set(e.id.clone()),
+        seq: Set(seq),
+        prev_hash: Set(prev_hash),
+        hash: Set(hash),
+        event_type: Set(e.event_type.as_str().to_string()),
+        event_category: Set(e.event_category.as_str().to_string()),
+        actor_type: Set(e.actor_type.as_str().to_string()),
+        actor_id: Set(e.actor_id.clone()),
+        actor_name: Set(e.actor_name.clone()),
+        organization_id: Set(e.organization_id.clone()),
+        team_id: Set(e.team_id.clone()),
+        project_id: Set(e.project_id.clone()),
+        secret_id: Set(e.secret_id.clone()),
+        secret_name: Set(e.secret_name.clone()),
+        secret_scope: Set(e.secret_scope.map(|s| s.as_str().to_string())),
+        action: Set(e.action.clone()),
+        details: Set(e.details.clone()),
+        ip_address: Set(e.ip_address.clone()),
+        user_agent: Set(e.user_agent.clone()),
+        request_id: Set(e.request_id.clone()),
+        consumer_module: Set(e.consumer_module.clone()),
+        outcome: Set(e.outcome.as_str().to_string()),
+        error_message: Set(e.error_message.clone()),
+        timestamp: Set(e.timestamp),
+    }
+}
+
+fn to_audit_record(m: logs::Model) -> StoreResult<AuditRecord> {
+    const T: &str = "secret_audit_logs";
+    Ok(AuditRecord {
+        seq: m.seq,
+        prev_hash: m.prev_hash,
+        hash: m.hash,
+        entry: AuditEntry {
+            event_type: parse(T, "event type", &m.event_type)?,
+            event_category: parse(T, "event category", &m.event_category)?,
+            actor_type: parse(T, "actor type", &m.actor_type)?,
+            secret_scope: m
+                .secret_scope
+                .as_deref()
+                .map(|s| parse(T, "scope", s))
+                .transpose()?,
+            outcome: parse(T, "outcome", &m.outcome)?,
+            id: m.id,
+            actor_id: m.actor_id,
+            actor_name: m.actor_name,
+            organization_id: m.organization_id,
+            team_id: m.team_id,
+            project_id: m.project_id,
+            secret_id: m.secret_id,
+            secret_name: m.secret_name,
+            action: m.action,
+            details: m.details,
+            ip_address: m.ip_address,
+            user_agent: m.user_agent,
+            request_id: m.request_id,
+            consumer_module: m.consumer_module,
+            error_message: m.error_message,
+            timestamp: m.timestamp,
+        },
+    })
+}
+
+/// Appends `entries` to the chain and records `usages`, in `conn`'s transaction.
+async fn append<C: ConnectionTrait>(
+    conn: &C,
+    entries: &[AuditEntry],
+    usages: &[NewUsage],
+) -> StoreResult<()> {
+    if entries.is_empty() && usages.is_empty() {
+        return Ok(());
+    }
+    if !entries.is_empty() {
+        let locked = head::Entity::update_many()
+            .col_expr(head::Column::Seq, Expr::col(head::Column::Seq))
+            .filter(head::Column::Id.eq(HEAD_ID))
+            .exec(conn)
+            .await?;
+        if locked.rows_affected != 1 {
+            return Err(StoreError::corrupt(
+                "audit_chain_head",
+                "the chain's head row is missing",
+            ));
+        }
+        let current = head::Entity::find_by_id(HEAD_ID)
+            .one(conn)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("audit_chain_head", "the head row is missing"))?;
+        let (mut seq, mut prev) = (current.seq, current.hash);
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in entries {
+            seq += 1;
+            let hash = chain_hash(seq, &prev, e);
+            rows.push(to_model(
+                seq,
+                std::mem::replace(&mut prev, hash.clone()),
+                hash,
+                e,
+            ));
+        }
+        let mut rows = rows.into_iter().peekable();
+        while rows.peek().is_some() {
+            let chunk: Vec<_> = rows.by_ref().take(INSERT_CHUNK).collect();
+            logs::Entity::insert_many(chunk).exec(conn).await?;
+        }
+        head::Entity::update_many()
+            .col_expr(head::Column::Seq, Expr::value(seq))
+            .col_expr(head::Column::Hash, Expr::value(prev))
+            .filter(head::Column::Id.eq(HEAD_ID))
+            .exec(conn)
+            .await?;
+    }
+    for chunk in usages.chunks(INSERT_CHUNK) {
+        let models = chunk.iter().map(|u| usage::ActiveModel {
+            id: Set(u.id.clone()),
+            secret_id: Set(u.secret_id.clone()),
+            consumer_module: Set(u.consumer_module.clone()),
+            consumer_resource_id: Set(u.consumer_resource_id.clone()),
+            organization_id: Set(u.organization_id.clone()),
+            user_id: Set(u.user_id.clone()),
+            used_at: Set(u.used_at),
+        });
+        usage::Entity::insert_many(models).exec(conn).await?;
+    }
+    Ok(())
+}
+
+impl WriteTx {
+    /// Appends audit entries inside this transaction: they commit with the change they
+    /// describe, or not at all.
+    pub async fn append_audit(&mut self, entries: &[AuditEntry]) -> StoreResult<()> {
+        append(self.txn(), entries, &[]).await
+    }
+
+    /// Removes a secret's usage rows (its audit records stay).
+    pub async fn delete_usage(&mut self, secret_id: &str) -> StoreResult<()> {
+        usage::Entity::delete_many()
+            .filter(usage::Column::SecretId.eq(secret_id))
+            .exec(self.txn())
+            .await?;
+        Ok(())
+    }
+}
+
+/// Reads and batch writes of the audit trail and usage.
+#[derive(Debug, Clone)]
+pub struct AuditStore {
+    db: Database,
+}
+
+impl AuditStore {
+    /// The audit store over `db`.
+    pub fn new(db: Database) -> Self {
+        AuditStore { db }
+    }
+
+    /// Appends a batch of entries and usages in one transaction (the group commit).
+    pub async fn append_batch(
+        &self,
+        entries: &[AuditEntry],
+        usages: &[NewUsage],
+    ) -> StoreResult<()> {
+        let txn = self.db.conn().begin().await?;
+        append(&txn, entries, usages).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    /// The chain's head.
+    pub async fn head(&self) -> StoreResult<ChainHead> {
+        let h = head::Entity::find_by_id(HEAD_ID)
+            .one(self.db.conn())
+            .await?
+            .ok_or_else(|| StoreError::corrupt("audit_chain_head", "the head row is missing"))?;
+        Ok(ChainHead {
+            seq: h.seq,
+            hash: h.hash,
+        })
+    }
+
+    /// Up to `limit` records with `seq` greater than `after`, in chain order.
+    pub async fn scan(&self, after: i64, limit: u64) -> StoreResult<Vec<AuditRecord>> {
+        logs::Entity::find()
+            .filter(logs::Column::Seq.gt(after))
+            .order_by_asc(logs::Column::Seq)
+            .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(to_audit_record)
+            .collect()
+    }
+
+    /// One record by id.
+    pub async fn find(&self, id: &str) -> StoreResult<Option<AuditRecord>> {
+        logs::Entity::find_by_id(id)
+            .one(self.db.conn())
+            .await?
+            .map(to_audit_record)
+            .transpose()
+    }
+
+    /// One page of the records matching `filter`, newest first, with the total.
+    pub async fn list(&self, filter: &AuditFilter) -> StoreResult<Page<AuditRecord>> {
+        use logs::Column as C;
+        let mut cond = Condition::all();
+        if let Some(id) = &filter.secret_id {
+            cond = cond.add(C::SecretId.eq(id.as_str()));
+        }
+        if !filter.event_types.is_empty() {
+            cond = cond.add(C::EventType.is_in(filter.event_types.iter().map(|t| t.as_str())));
+        }
+        if let Some(actor) = &filter.actor_id {
+            cond = cond.add(C::ActorId.eq(actor.as_str()));
+        }
+        if !filter.outcomes.is_empty() {
+            cond = cond.add(C::Outcome.is_in(filter.outcomes.iter().map(|o| o.as_str())));
+        }
+        if let Some(start) = filter.start {
+            cond = cond.add(C::Timestamp.gte(start));
+        }
+        if let Some(end) = filter.end {
+            cond = cond.add(C::Timestamp.lte(end));
+        }
+        if let Some(orgs) = &filter.organizations {
+            cond = cond.add(C::OrganizationId.is_in(orgs.iter().map(String::as_str)));
+        }
+        let total = logs::Entity::find()
+            .filter(cond.clone())
+            .count(self.db.conn())
+            .await?;
+        let page = filter.page.max(1);
+        let items = logs::Entity::find()
+            .filter(cond)
+            .order_by_desc(C::Seq)
+            .offset((page - 1) * filter.limit)
+            .limit(filter.limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(to_audit_record)
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page {
+            items,
+            page,
+            limit: filter.limit,
+            total,
+        })
+    }
+
+    /// When `secret_id`'s value was last read and by which modules.
+    pub async fn usage_summary(&self, secret_id: &str) -> StoreResult<UsageSummary> {
+        use usage::Column as C;
+        let last: Option<DateTime<Utc>> = usage::Entity::find()
+            .select_only()
+            .column_as(C::UsedAt.max(), "last")
+            .filter(C::SecretId.eq(secret_id))
+            .into_tuple::<Option<DateTime<Utc>>>()
+            .one(self.db.conn())
+            .await?
+            .flatten();
+        let modules: Vec<String> = usage::Entity::find()
+            .select_only()
+            .column(C::ConsumerModule)
+            .distinct()
+            .filter(C::SecretId.eq(secret_id))
+            .order_by_asc(C::ConsumerModule)
+            .into_tuple::<String>()
+            .all(self.db.conn())
+            .await?;
+        Ok(UsageSummary {
+            last_used_at: last,
+            modules,
+        })
+    }
+}
