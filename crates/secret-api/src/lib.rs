@@ -17,6 +17,7 @@
 //! ```
 
 mod cache;
+mod compliance;
 mod config;
 #[cfg(feature = "http")]
 pub mod http;
@@ -26,10 +27,12 @@ pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::SecretService;
 
+pub use secret_audit::report::ComplianceReport;
+pub use secret_core::audit::AuditRecord;
 pub use secret_core::model::{
-    AccessGrant, CreateSecretParams, FieldUpdate, GrantAccessParams, ListSecretsParams, Page,
-    ScopeTarget, SecretMetadata, SecretVersionInfo, UpdateSecretParams, UpdateValueParams,
-    VersionedValue,
+    AccessGrant, AuditLogsParams, CreateSecretParams, FieldUpdate, GrantAccessParams,
+    ListSecretsParams, Page, ScopeTarget, SecretMetadata, SecretVersionInfo, UpdateSecretParams,
+    UpdateValueParams, VersionedValue,
 };
 pub use secret_core::{
     AnySecretValue, ErrorCode, OrgRole, Principal, ProjectRole, SecretContext, SecretError,

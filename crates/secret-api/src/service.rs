@@ -340,7 +340,7 @@ impl SecretService {
         self.inner.repo.database()
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }
 

@@ -830,13 +830,10 @@ async fn reserved_routes_are_never_captured_by_a_secret_id() {
     let s = spawn().await;
     let admin = s.token(&org_admin());
     let routes = [
-        (Method::GET, "/api/secrets/audit", "audit"),
-        (Method::GET, "/api/secrets/audit/some-record", "audit"),
         (Method::GET, "/api/secrets/export", "export"),
         (Method::POST, "/api/secrets/import/env", "import"),
         (Method::POST, "/api/secrets/import/json", "import"),
         (Method::POST, "/api/secrets/migrate", "migration"),
-        (Method::GET, "/api/secrets/compliance/report", "compliance"),
         (Method::GET, "/api/vaults", "vault"),
         (Method::POST, "/api/vaults", "vault"),
         (Method::PUT, "/api/vaults/v1", "vault"),
@@ -844,7 +841,6 @@ async fn reserved_routes_are_never_captured_by_a_secret_id() {
         (Method::POST, "/api/vaults/v1/health", "vault"),
         // Methods the {id} routes answer must not reach them either.
         (Method::DELETE, "/api/secrets/export", "export"),
-        (Method::PUT, "/api/secrets/audit", "audit"),
     ];
     for (method, path, feature) in routes {
         let r = s.call(method.clone(), path, &admin, None).await;
@@ -1143,6 +1139,8 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/secrets/{id}/access", "post"),
         ("/api/secrets/{id}/access/{grantId}", "delete"),
         ("/api/secrets/audit", "get"),
+        ("/api/secrets/audit/{id}", "get"),
+        ("/api/secrets/compliance/report", "get"),
         ("/api/secrets/export", "get"),
         ("/api/secrets/import/env", "post"),
         ("/api/vaults", "post"),
@@ -1238,4 +1236,187 @@ async fn consumer_headers_are_validated() {
     )
     .await
     .expect(400, "VALIDATION_ERROR");
+}
+
+// ------------------------------------------------------------------ audit and compliance
+
+fn super_admin() -> Principal {
+    Principal::user("root").as_super_admin()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_queries_filter_page_and_keep_organizations_apart() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let other = s.token(&outsider());
+    let id = s.create_key(&admin, "ORG1_KEY", "sk-org1-0123456789").await;
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(200, "");
+    // The other organization's admin works in org-2 and fails to read org-1's secret.
+    let body = json!({"name": "ORG2_KEY", "type": "API_KEY", "scope": "ORGANIZATION",
+        "organizationId": "org-2", "value": {"type": "API_KEY", "key": "sk-org2-0123456789"}});
+    s.call(Method::POST, "/api/secrets", &other, Some(body))
+        .await
+        .expect(201, "");
+    s.get(&format!("/api/secrets/{id}/value"), &other)
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+
+    // org-1's admin sees org-1's records only: create, read, and the refused read.
+    let r = s.get("/api/secrets/audit", &admin).await;
+    r.expect(200, "");
+    assert_eq!(r.body["total"], 3, "{}", r.text);
+    let items = r.body["items"].as_array().unwrap();
+    assert!(items.iter().all(|i| i["organizationId"] == "org-1"));
+    assert_eq!(items[0]["eventType"], "ACCESS_DENIED", "newest first");
+    assert_eq!(items[0]["actorId"], "user-3");
+    assert_eq!(items[0]["details"]["attempted"], "SECRET_READ");
+    assert_eq!(items[2]["eventType"], "SECRET_CREATED");
+    assert!(items[0]["hash"].as_str().unwrap().len() == 64);
+
+    let r = s.get("/api/secrets/audit?outcome=DENIED", &admin).await;
+    assert_eq!(r.body["total"], 1);
+    let r = s
+        .get(
+            "/api/secrets/audit?eventType=SECRET_READ,SECRET_CREATED&actorId=user-1",
+            &admin,
+        )
+        .await;
+    assert_eq!(r.body["total"], 2);
+    let r = s
+        .get(
+            &format!("/api/secrets/audit?secretId={id}&limit=1&page=2"),
+            &admin,
+        )
+        .await;
+    assert_eq!(
+        (
+            r.body["total"].clone(),
+            r.body["items"][0]["eventType"].clone()
+        ),
+        (json!(3), json!("SECRET_READ"))
+    );
+    let r = s
+        .get(
+            "/api/secrets/audit?startDate=2000-01-01&endDate=2000-12-31",
+            &admin,
+        )
+        .await;
+    assert_eq!(r.body["total"], 0);
+    s.get("/api/secrets/audit?eventType=SECRET_LOOKED_AT", &admin)
+        .await
+        .expect(400, "VALIDATION_ERROR");
+
+    // One record: readable by its organization's admin, not found for another's.
+    let record_id = items[1]["id"].as_str().unwrap().to_string();
+    let r = s
+        .get(&format!("/api/secrets/audit/{record_id}"), &admin)
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["eventType"], "SECRET_READ");
+    assert_eq!(r.body["details"]["version"], 1);
+    s.get(&format!("/api/secrets/audit/{record_id}"), &other)
+        .await
+        .expect(404, "SECRET_NOT_FOUND");
+
+    // The other admin sees its own organization's create only; members see nothing.
+    let r = s.get("/api/secrets/audit", &other).await;
+    assert_eq!(r.body["total"], 1);
+    s.get("/api/secrets/audit", &s.token(&org_member()))
+        .await
+        .expect(403, "ACCESS_DENIED");
+    // A super admin sees every record.
+    let r = s.get("/api/secrets/audit", &s.token(&super_admin())).await;
+    assert_eq!(r.body["total"], 4);
+    // The literal route is not a secret id: PUT is not an update of secret "audit".
+    s.call(Method::PUT, "/api/secrets/audit", &admin, Some(json!({})))
+        .await
+        .expect(405, "METHOD_NOT_ALLOWED");
+    assert_never_logged(&["sk-org1-0123456789", "sk-org2-0123456789"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compliance_report_in_json_and_pdf_shows_the_same_figures() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let id = s
+        .create_key(&admin, "NO_EXPIRY_KEY", "sk-report-0123456789")
+        .await;
+    let mut req = s.request(
+        Method::GET,
+        &format!("/api/secrets/{id}/value"),
+        Some(&admin),
+    );
+    req = req.header("X-Consumer-Module", "llm-client");
+    s.send(req).await.expect(200, "");
+    s.get(&format!("/api/secrets/{id}/value"), &s.token(&org_member()))
+        .await
+        .expect(403, "ACCESS_DENIED");
+    let expiring = json!({"name": "SOON", "type": "API_KEY", "scope": "ORGANIZATION",
+        "organizationId": "org-1", "expiresAt": (Utc::now() + Duration::days(10)).to_rfc3339(),
+        "value": {"type": "API_KEY", "key": "sk-soon-0123456789"}});
+    s.call(Method::POST, "/api/secrets", &admin, Some(expiring))
+        .await
+        .expect(201, "");
+
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let month_ago = (Utc::now() - Duration::days(30))
+        .format("%Y-%m-%d")
+        .to_string();
+    let path = format!("/api/secrets/compliance/report?startDate={month_ago}&endDate={today}");
+    let r = s.get(&path, &admin).await;
+    r.expect(200, "");
+    let report = &r.body;
+    assert_eq!(report["organizationId"], "org-1");
+    assert_eq!(report["summary"]["totalSecrets"], 2);
+    assert_eq!(report["summary"]["activeSecrets"], 2);
+    assert_eq!(report["summary"]["expiringWithin30Days"], 1);
+    assert_eq!(report["accessReport"]["totalAccesses"], 1);
+    assert_eq!(report["accessReport"]["uniqueUsers"], 1);
+    assert_eq!(report["accessReport"]["deniedAccesses"], 1);
+    assert_eq!(report["accessReport"]["accessesByModule"]["llm-client"], 1);
+    assert_eq!(report["accessReport"]["accessesByScope"]["ORGANIZATION"], 1);
+    let findings = report["findings"].as_array().unwrap();
+    let no_expiry = findings
+        .iter()
+        .find(|f| f["affectedSecrets"] == json!([id.clone()]) && f["category"] == "Lifecycle")
+        .expect("the secret without expiry is a finding");
+    let description = no_expiry["description"].as_str().unwrap().to_string();
+
+    let res = s
+        .request(Method::GET, &format!("{path}&format=pdf"), Some(&admin))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.headers()["content-type"], "application/pdf");
+    let bytes = res.bytes().await.unwrap();
+    let doc = lopdf::Document::load_mem(&bytes).expect("a well-formed PDF");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    let text = doc.extract_text(&pages).unwrap();
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    for figure in [
+        "Total secrets: 2",
+        "Expiring within 30 days: 1",
+        "Total accesses: 1",
+        "Denied accesses: 1",
+        description.as_str(),
+    ] {
+        assert!(text.contains(figure), "the PDF lacks {figure:?}: {text}");
+    }
+
+    // Who may ask: not a member, not another organization's admin for org-1.
+    s.get(&path, &s.token(&org_member()))
+        .await
+        .expect(403, "ACCESS_DENIED");
+    s.get(
+        &format!("{path}&organizationId=org-1"),
+        &s.token(&outsider()),
+    )
+    .await
+    .expect(403, "ACCESS_DENIED");
+    s.get("/api/secrets/compliance/report?endDate=2026-01-01", &admin)
+        .await
+        .expect(400, "VALIDATION_ERROR");
 }

@@ -85,6 +85,9 @@ pub enum SecretError {
     /// The secret has no access grant with that id.
     #[error("access grant {id} not found")]
     GrantNotFound { id: String },
+    /// No audit record with that id exists, or the caller may not read it.
+    #[error("audit record {id} not found")]
+    AuditRecordNotFound { id: String },
     /// The secret has expired; its value is not served until it is renewed.
     #[error("secret {id} has expired")]
     SecretExpired { id: String },
@@ -153,7 +156,8 @@ impl SecretError {
         match self {
             SecretError::SecretNotFound { .. }
             | SecretError::VersionNotFound { .. }
-            | SecretError::GrantNotFound { .. } => ErrorCode::SecretNotFound,
+            | SecretError::GrantNotFound { .. }
+            | SecretError::AuditRecordNotFound { .. } => ErrorCode::SecretNotFound,
             SecretError::SecretExpired { .. } => ErrorCode::SecretExpired,
             SecretError::AccessDenied { .. } => ErrorCode::AccessDenied,
             SecretError::InvalidSecretType { .. } => ErrorCode::InvalidSecretType,

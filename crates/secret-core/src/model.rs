@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{GranteeType, SecretScope, SecretType, StorageBackendKind};
+use crate::enums::{
+    AuditOutcome, GranteeType, SecretAuditEventType, SecretScope, SecretType, StorageBackendKind,
+};
 use crate::error::SecretError;
 use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
 use crate::value::{SecretValue, ValueFacts};
@@ -216,18 +218,52 @@ pub struct ListSecretsParams {
 impl ListSecretsParams {
     /// The page number and size after defaults and bounds (page ≥ 1, 1 ≤ limit ≤ 100).
     pub fn paging(&self) -> Result<(u64, u64), SecretError> {
-        let page = self.page.unwrap_or(1);
-        if page == 0 {
-            return Err(SecretError::validation("page", "pages are numbered from 1"));
-        }
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
-        if limit == 0 || limit > MAX_PAGE_LIMIT {
+        paging(self.page, self.limit)
+    }
+}
+
+/// Checks a requested page and limit, with their defaults.
+fn paging(page: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), SecretError> {
+    let page = page.unwrap_or(1);
+    if page == 0 {
+        return Err(SecretError::validation("page", "pages are numbered from 1"));
+    }
+    let limit = limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if limit == 0 || limit > MAX_PAGE_LIMIT {
+        return Err(SecretError::validation(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE_LIMIT}"),
+        ));
+    }
+    Ok((page, limit))
+}
+
+/// Filters and paging of an audit query (§12.1 AuditLogsParams). Lists match any of
+/// their entries; an empty list matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditLogsParams {
+    pub secret_id: Option<String>,
+    pub event_types: Vec<SecretAuditEventType>,
+    pub actor_id: Option<String>,
+    pub outcomes: Vec<AuditOutcome>,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+    pub page: Option<u64>,
+    pub limit: Option<u64>,
+}
+
+impl AuditLogsParams {
+    /// The page and limit asked for, with their defaults, or VALIDATION_ERROR.
+    pub fn paging(&self) -> Result<(u64, u64), SecretError> {
+        if let (Some(start), Some(end)) = (self.start_date, self.end_date)
+            && start > end
+        {
             return Err(SecretError::validation(
-                "limit",
-                format!("must be between 1 and {MAX_PAGE_LIMIT}"),
+                "startDate",
+                "must not be after endDate",
             ));
         }
-        Ok((page, limit))
+        paging(self.page, self.limit)
     }
 }
 

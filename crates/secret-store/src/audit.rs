@@ -14,13 +14,16 @@ use sea_orm::{
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use secret_core::audit::{AuditEntry, AuditRecord, chain_hash};
-use secret_core::model::Page;
+use secret_core::model::{AccessGrant, Page, SecretMetadata, SecretUsageInfo};
 use secret_core::{AuditOutcome, SecretAuditEventType};
 
 use crate::db::Database;
-use crate::entity::{audit_chain_head as head, secret_audit_logs as logs, secret_usage as usage};
+use crate::entity::{
+    audit_chain_head as head, secret_audit_logs as logs, secret_usage as usage, secrets,
+};
 use crate::error::{StoreError, StoreResult};
-use crate::secrets::{WriteTx, parse};
+use crate::grants::grants_on;
+use crate::secrets::{WriteTx, parse, to_record};
 
 /// The id of the chain head's one row.
 const HEAD_ID: i32 = 1;
@@ -348,4 +351,111 @@ impl AuditStore {
             modules,
         })
     }
+
+    /// Every secret of `organization` (all secrets when `None`), soft-deleted ones
+    /// included, each with `usage.last_used_at` filled; for compliance reports.
+    pub async fn report_secrets(
+        &self,
+        organization: Option<&str>,
+    ) -> StoreResult<Vec<SecretMetadata>> {
+        let mut query = secrets::Entity::find().order_by_asc(secrets::Column::Name);
+        if let Some(org) = organization {
+            query = query.filter(secrets::Column::OrganizationId.eq(org));
+        }
+        let mut out = query
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| to_record(m).map(|r| r.metadata))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let mut last: std::collections::HashMap<String, DateTime<Utc>> =
+            std::collections::HashMap::new();
+        for chunk in out.chunks(INSERT_CHUNK) {
+            let rows: Vec<(String, Option<DateTime<Utc>>)> = usage::Entity::find()
+                .select_only()
+                .column(usage::Column::SecretId)
+                .column_as(usage::Column::UsedAt.max(), "last")
+                .filter(usage::Column::SecretId.is_in(chunk.iter().map(|m| m.id.as_str())))
+                .group_by(usage::Column::SecretId)
+                .into_tuple()
+                .all(self.db.conn())
+                .await?;
+            last.extend(
+                rows.into_iter()
+                    .filter_map(|(id, at)| at.map(|at| (id, at))),
+            );
+        }
+        for m in &mut out {
+            m.usage = Some(SecretUsageInfo {
+                last_used_at: last.get(&m.id).copied(),
+                consumer_modules: Vec::new(),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every grant on the given secrets.
+    pub async fn grants_of(&self, secret_ids: &[&str]) -> StoreResult<Vec<AccessGrant>> {
+        let mut out = Vec::new();
+        for chunk in secret_ids.chunks(INSERT_CHUNK) {
+            out.extend(grants_on(self.db.conn(), chunk).await?);
+        }
+        Ok(out)
+    }
+
+    /// Successful value reads between `start` and `end` (of `organization` when given),
+    /// counted per (scope, consumer module, actor), and the number of refusals.
+    pub async fn access_counts(
+        &self,
+        organization: Option<&str>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> StoreResult<(Vec<AccessCount>, u64)> {
+        use logs::Column as C;
+        let mut period = Condition::all()
+            .add(C::Timestamp.gte(start))
+            .add(C::Timestamp.lte(end));
+        if let Some(org) = organization {
+            period = period.add(C::OrganizationId.eq(org));
+        }
+        let rows: Vec<(Option<String>, Option<String>, String, i64)> = logs::Entity::find()
+            .select_only()
+            .column(C::SecretScope)
+            .column(C::ConsumerModule)
+            .column(C::ActorId)
+            .column_as(C::Id.count(), "n")
+            .filter(period.clone())
+            .filter(C::EventType.eq(SecretAuditEventType::SecretRead.as_str()))
+            .filter(C::Outcome.eq(AuditOutcome::Success.as_str()))
+            .group_by(C::SecretScope)
+            .group_by(C::ConsumerModule)
+            .group_by(C::ActorId)
+            .into_tuple()
+            .all(self.db.conn())
+            .await?;
+        let denied = logs::Entity::find()
+            .filter(period)
+            .filter(C::Outcome.eq(AuditOutcome::Denied.as_str()))
+            .count(self.db.conn())
+            .await?;
+        let counts = rows
+            .into_iter()
+            .map(|(scope, module, actor_id, n)| AccessCount {
+                scope,
+                consumer_module: module,
+                actor_id,
+                count: u64::try_from(n).unwrap_or(0),
+            })
+            .collect();
+        Ok((counts, denied))
+    }
+}
+
+/// Successful value reads of one (scope, module, actor) combination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessCount {
+    pub scope: Option<String>,
+    pub consumer_module: Option<String>,
+    pub actor_id: String,
+    pub count: u64,
 }

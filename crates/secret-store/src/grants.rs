@@ -32,7 +32,7 @@ fn to_grant(m: grants::Model) -> StoreResult<AccessGrant> {
 }
 
 /// Every grant on the given secrets, oldest first.
-async fn grants_on<C: ConnectionTrait>(
+pub(crate) async fn grants_on<C: ConnectionTrait>(
     conn: &C,
     secret_ids: &[&str],
 ) -> StoreResult<Vec<AccessGrant>> {

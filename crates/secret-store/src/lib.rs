@@ -11,7 +11,7 @@ pub mod grants;
 pub mod keys;
 pub mod secrets;
 
-pub use audit::{AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
+pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
 pub use backend::{BackendHealth, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget};
 pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};

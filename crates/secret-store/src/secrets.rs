@@ -274,7 +274,7 @@ pub(crate) fn parse<T: std::str::FromStr>(
         .map_err(|_| StoreError::corrupt(table, format!("unknown {field} '{s}'")))
 }
 
-fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
+pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
     let tags: Vec<String> = serde_json::from_str(&m.tags)
         .map_err(|e| StoreError::corrupt("secrets", format!("tags: {e}")))?;
     let metadata: BTreeMap<String, String> = serde_json::from_str(&m.metadata)

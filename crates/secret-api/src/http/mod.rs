@@ -8,6 +8,7 @@
 //! security headers in `observe`, authentication in `extract`.
 
 mod access;
+mod audit;
 mod dto;
 mod error;
 mod extract;
@@ -111,6 +112,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/readyz").route(web::get().to(ops::readyz)))
         .service(resource("/metrics").route(web::get().to(ops::metrics)))
         .service(resource("/api/openapi.json").route(web::get().to(ops::openapi)));
+    audit::routes(cfg);
     pending::routes(cfg);
     cfg.service(
         resource("/api/secrets")

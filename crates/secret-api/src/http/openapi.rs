@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, dto, error, ops, pending, schema, secrets};
+use super::{access, audit, dto, error, ops, pending, schema, secrets};
 
 /// Adds the bearer-token security scheme every `/api` operation refers to.
 struct BearerScheme;
@@ -51,13 +51,13 @@ impl Modify for BearerScheme {
         access::list_grants,
         access::grant_access,
         access::revoke_access,
-        pending::audit_logs,
-        pending::audit_log,
+        audit::audit_logs,
+        audit::audit_log,
+        audit::compliance_report,
         pending::export_secrets,
         pending::import_env,
         pending::import_json,
         pending::migrate_secrets,
-        pending::compliance_report,
         pending::vaults,
         pending::vault,
         pending::vault_health,
@@ -77,6 +77,8 @@ impl Modify for BearerScheme {
         dto::GrantAccessRequest,
         dto::SecretMetadataResponse,
         dto::UsageResponse,
+        dto::AuditRecordResponse,
+        dto::AuditList,
         dto::ValueFactsResponse,
         dto::ConnectionFacts,
         dto::ValueResponse,

@@ -1,5 +1,5 @@
-//! Routes reserved for features that later issues build (audit, import/export, migration,
-//! compliance, vaults). They are registered before the `/api/secrets/{id}` routes so that no
+//! Routes reserved for features that later issues build (import/export, migration,
+//! vaults). They are registered before the `/api/secrets/{id}` routes so that no
 //! secret id captures them, require authentication like every `/api` route, and answer 501
 //! NOT_IMPLEMENTED with the error envelope until they are built.
 
@@ -14,33 +14,13 @@ fn pending(feature: &str, caller: &Caller) -> ApiResult {
 
 /// Registers the reserved routes; each answers every method.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/secrets/audit").to(audit_logs))
-        .service(web::resource("/api/secrets/audit/{id}").to(audit_log))
-        .service(web::resource("/api/secrets/export").to(export_secrets))
+    cfg.service(web::resource("/api/secrets/export").to(export_secrets))
         .service(web::resource("/api/secrets/import/env").to(import_env))
         .service(web::resource("/api/secrets/import/json").to(import_json))
         .service(web::resource("/api/secrets/migrate").to(migrate_secrets))
-        .service(web::resource("/api/secrets/compliance/report").to(compliance_report))
         .service(web::resource("/api/vaults").to(vaults))
         .service(web::resource("/api/vaults/{id}").to(vault))
         .service(web::resource("/api/vaults/{id}/health").to(vault_health));
-}
-
-/// Audit logs (not implemented yet).
-#[utoipa::path(get, path = "/api/secrets/audit", tag = "reserved",
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn audit_logs(caller: Caller) -> ApiResult {
-    pending("audit logs", &caller)
-}
-
-/// One audit record (not implemented yet).
-#[utoipa::path(get, path = "/api/secrets/audit/{id}", tag = "reserved",
-    params(("id" = String, Path, description = "Audit record id")),
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn audit_log(caller: Caller) -> ApiResult {
-    pending("audit logs", &caller)
 }
 
 /// Export (not implemented yet).
@@ -73,14 +53,6 @@ pub(crate) async fn import_json(caller: Caller) -> ApiResult {
     security(("bearer" = [])))]
 pub(crate) async fn migrate_secrets(caller: Caller) -> ApiResult {
     pending("migration between backends", &caller)
-}
-
-/// Compliance report (not implemented yet).
-#[utoipa::path(get, path = "/api/secrets/compliance/report", tag = "reserved",
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn compliance_report(caller: Caller) -> ApiResult {
-    pending("compliance reports", &caller)
 }
 
 /// Vault configurations (not implemented yet).
