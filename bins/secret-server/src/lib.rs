@@ -1,6 +1,6 @@
 //! The `secret-server` binary's library: settings (flags and `SECRETS_*` environment
-//! variables, secrets also from `..._FILE`), dev-mode key generation, and the three
-//! subcommands: `serve` (the default), `token issue` and `migrate`.
+//! variables, secrets also from `..._FILE`), dev-mode key generation, and the
+//! subcommands: `serve` (the default), `token issue`, `migrate` and `audit verify`.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -102,6 +102,17 @@ pub enum Command {
     /// Signed tokens for development, tests and the UI.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Audit subcommands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit hash chain: exit 0 printing the number of records checked, or exit 1
+    /// naming the first record that was changed, removed or inserted.
+    Verify,
 }
 
 /// Token subcommands.
@@ -181,6 +192,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Serve => runtime.block_on(serve(cli.settings)),
         Command::Migrate => runtime.block_on(migrate(&cli.settings)),
         Command::Token(TokenCommand::Issue(args)) => issue_token(&cli.settings, &args),
+        Command::Audit(AuditCommand::Verify) => runtime.block_on(verify_audit(&cli.settings)),
     }
 }
 
@@ -329,6 +341,20 @@ async fn connect(settings: &Settings) -> Result<Database> {
         .await
         .map_err(|e| anyhow!("running migrations: {e}"))?;
     Ok(db)
+}
+
+async fn verify_audit(settings: &Settings) -> Result<()> {
+    let db = connect(settings).await?;
+    let store = secret_store::AuditStore::new(db);
+    match secret_audit::verify_chain(&store).await {
+        Ok(checked) => {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "audit chain intact: {checked} records checked")
+                .context("writing to standard output")?;
+            Ok(())
+        }
+        Err(err) => Err(anyhow!("audit chain verification failed: {err}")),
+    }
 }
 
 async fn migrate(settings: &Settings) -> Result<()> {

@@ -23,6 +23,8 @@ struct Server {
     logs: Arc<Mutex<String>>,
     _dir: tempfile::TempDir,
     pg: Option<(String, String)>,
+    /// The database the server uses.
+    db_url: String,
 }
 
 fn pg_database() -> Option<(String, String, String)> {
@@ -79,10 +81,12 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut pg = None;
+        let mut db_url = format!("sqlite://{}", data_dir.join("secrets.db").display());
         if let Some((admin, name, url)) = pg_database() {
             psql(&admin, &format!("CREATE DATABASE \"{name}\""));
             cmd.env("SECRETS_DATABASE_URL", &url);
             pg = Some((admin, name));
+            db_url = url;
         }
         for (k, v) in extra_env {
             cmd.env(k, v);
@@ -116,6 +120,7 @@ impl Server {
             logs,
             _dir: dir,
             pg,
+            db_url,
         }
     }
 
@@ -406,4 +411,91 @@ fn migrate_runs_and_exits() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(dir.path().join("secrets.db").exists());
+}
+
+/// Runs one statement on the server's database directly, as an intruder would.
+fn tamper(db_url: &str, sql: &str) {
+    let (url, sql) = (db_url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            if url.starts_with("postgres") {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            } else {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+            }
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_passes_then_names_the_record_edited_in_sql() {
+    let server = Server::start(&[]);
+    let admin = server.token(&["--sub", "alice", "--org", "org-1=ADMIN"]);
+    let base = server.base.clone();
+    let (status, _, created) = call(
+        reqwest::Method::POST,
+        format!("{base}/api/secrets"),
+        &admin,
+        Some(json!({"name": "K", "type": "API_KEY", "value": {"type": "API_KEY", "key": "sk-verify-0123456789"},
+            "scope": "ORGANIZATION", "organizationId": "org-1"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    for _ in 0..2 {
+        let (status, _, _) = call(
+            reqwest::Method::GET,
+            format!("{base}/api/secrets/{id}/value"),
+            &admin,
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let verify = || {
+        Command::new(BIN)
+            .args(["--data-dir"])
+            .arg(&server.data_dir)
+            .args(["--database-url", &server.db_url, "audit", "verify"])
+            .output()
+            .unwrap()
+    };
+    let out = verify();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "audit chain intact: 3 records checked"
+    );
+
+    tamper(
+        &server.db_url,
+        "UPDATE secret_audit_logs SET actor_id = 'mallory' WHERE seq = 2",
+    );
+    let out = verify();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("audit record 2 (id ") && stderr.contains("was changed or inserted"),
+        "{stderr}"
+    );
+    server.stop();
 }
