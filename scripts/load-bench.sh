@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Load benchmark of an authorized value read, GET /api/secrets/{id}/value, against the real
+# Load benchmark of an authorized, audited value read, GET /api/secrets/{id}/value, beside the
+# metadata read GET /api/secrets/{id} (no audit record), against the real
 # release server: requests per second and p50/p99 latency at 1, 16 and 64 connections, on
 # SQLite (default) or PostgreSQL (DATABASE_URL=postgres://...; a database with a random name
 # is created and dropped). Run on demand, not in CI:
@@ -62,3 +63,8 @@ for path in "/api/secrets/$ID/value" "/api/secrets/$ID"; do
     printf '%-34s %6s %12s %10s %10s %s\n' "$name" "$c" "$rps" "$p50" "$p99" "${non2xx:+(non-2xx: $non2xx)}"
   done
 done
+
+# Every value read above left a durable SECRET_READ record; the chain must still verify.
+DB_ARGS=()
+[ -n "${SECRETS_DATABASE_URL:-}" ] && DB_ARGS=(--database-url "$SECRETS_DATABASE_URL")
+echo "audit: $("$BIN" --data-dir "$WORK/data" "${DB_ARGS[@]}" audit verify)"

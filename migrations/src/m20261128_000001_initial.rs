@@ -152,6 +152,17 @@ enum SecretAuditLogs {
     Hash,
 }
 
+/// Per secret and consuming module: the last read and the number of reads, kept current by
+/// the audit writer so that a secret's usage is read without scanning `secret_usage`.
+#[derive(DeriveIden, Clone, Copy)]
+enum SecretUsageSummary {
+    Table,
+    SecretId,
+    ConsumerModule,
+    LastUsedAt,
+    ReadCount,
+}
+
 /// The end of the audit hash chain: one row, locked by every append.
 #[derive(DeriveIden, Clone, Copy)]
 enum AuditChainHead {
@@ -541,11 +552,28 @@ impl MigrationTrait for Migration {
                 &[SecretUsage::SecretId, SecretUsage::UsedAt],
             ))
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(SecretUsageSummary::Table)
+                    .col(string_len(SecretUsageSummary::SecretId, 36))
+                    .col(string_len(SecretUsageSummary::ConsumerModule, 128))
+                    .col(timestamp_with_time_zone(SecretUsageSummary::LastUsedAt))
+                    .col(big_integer(SecretUsageSummary::ReadCount))
+                    .primary_key(
+                        Index::create()
+                            .col(SecretUsageSummary::SecretId)
+                            .col(SecretUsageSummary::ConsumerModule),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            SecretUsageSummary::Table.into_iden(),
             SecretUsage::Table.into_iden(),
             AuditChainHead::Table.into_iden(),
             SecretAuditLogs::Table.into_iden(),

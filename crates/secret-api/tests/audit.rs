@@ -325,6 +325,12 @@ async fn concurrent_reads_are_all_recorded_in_one_intact_chain() {
     );
     assert_eq!(raw.count("SELECT COUNT(*) FROM secret_usage").await, 200);
     assert_eq!(
+        raw.count("SELECT CAST(SUM(read_count) AS BIGINT) FROM secret_usage_summary")
+            .await,
+        200,
+        "the per-module summary counts every read"
+    );
+    assert_eq!(
         secret_audit::verify_chain(t.service.audit_store())
             .await
             .unwrap(),
@@ -444,4 +450,42 @@ async fn verification_names_an_inserted_record() {
             id: inserted.into()
         }
     );
+}
+
+#[tokio::test]
+async fn key_rotations_are_recorded_as_system_events() {
+    let t = TestService::new().await;
+    let id = t
+        .service
+        .create_secret(params("K"), &ctx())
+        .await
+        .unwrap()
+        .id;
+    let new_key = t.service.rotate_data_key("ops-cli").await.unwrap();
+    let (new_master, _) = random_master_key();
+    t.service
+        .rotate_master_key(&new_master, "ops-cli")
+        .await
+        .unwrap();
+    // Values still read after both rotations.
+    t.service.get_secret(&id, &ctx()).await.unwrap();
+    let rs = records(&t).await;
+    let keys: Vec<_> = rs
+        .iter()
+        .filter(|r| r.entry.event_type == E::KeyRotated)
+        .collect();
+    assert_eq!(keys.len(), 2);
+    for r in &keys {
+        assert_eq!(r.entry.actor_type, secret_core::ActorType::System);
+        assert_eq!(r.entry.actor_id, "ops-cli");
+        assert_eq!(
+            r.entry.event_category,
+            secret_core::AuditCategory::KeyManagement
+        );
+        assert_eq!(r.entry.outcome, AuditOutcome::Success);
+    }
+    let data: serde_json::Value = serde_json::from_str(&keys[0].entry.details).unwrap();
+    assert_eq!(data, serde_json::json!({"kind": "data", "id": new_key}));
+    let master: serde_json::Value = serde_json::from_str(&keys[1].entry.details).unwrap();
+    assert_eq!(master, serde_json::json!({"kind": "master"}));
 }

@@ -939,6 +939,18 @@ async fn value_reads_are_rate_limited_per_user() {
         .with_org("org-1", OrgRole::Admin)
         .authenticated_at(Utc::now());
     s.get(&value_path, &s.token(&other)).await.expect(200, "");
+    // Both refused reads are in the audit trail as refusals.
+    let r = s.get("/api/secrets/audit?outcome=DENIED", &admin).await;
+    assert_eq!(r.body["total"], 2, "{}", r.text);
+    let denied = &r.body["items"][0];
+    assert_eq!(denied["eventType"], "ACCESS_DENIED");
+    assert_eq!(denied["secretId"], id.as_str());
+    assert!(
+        denied["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

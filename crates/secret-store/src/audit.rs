@@ -7,6 +7,8 @@
 //! them in one multi-row statement and moves the head, all in the caller's transaction. So
 //! the chain has one order across every process sharing the database.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -19,7 +21,8 @@ use secret_core::{AuditOutcome, SecretAuditEventType};
 
 use crate::db::Database;
 use crate::entity::{
-    audit_chain_head as head, secret_audit_logs as logs, secret_usage as usage, secrets,
+    audit_chain_head as head, secret_audit_logs as logs, secret_usage as usage,
+    secret_usage_summary as summary, secrets,
 };
 use crate::error::{StoreError, StoreResult};
 use crate::grants::grants_on;
@@ -200,6 +203,45 @@ async fn append<C: ConnectionTrait>(
         });
         usage::Entity::insert_many(models).exec(conn).await?;
     }
+    summarize(conn, usages).await
+}
+
+/// Folds `usages` into `secret_usage_summary`: per (secret, module), the latest read and
+/// the count, one upsert per pair.
+async fn summarize<C: ConnectionTrait>(conn: &C, usages: &[NewUsage]) -> StoreResult<()> {
+    use sea_orm::sea_query::OnConflict;
+    use summary::Column as C;
+    let mut pairs: BTreeMap<(&str, &str), (DateTime<Utc>, i64)> = BTreeMap::new();
+    for u in usages {
+        let e = pairs
+            .entry((u.secret_id.as_str(), u.consumer_module.as_str()))
+            .or_insert((u.used_at, 0));
+        e.0 = e.0.max(u.used_at);
+        e.1 += 1;
+    }
+    for ((secret_id, module), (last, count)) in pairs {
+        let row = summary::ActiveModel {
+            secret_id: Set(secret_id.to_string()),
+            consumer_module: Set(module.to_string()),
+            last_used_at: Set(last),
+            read_count: Set(count),
+        };
+        summary::Entity::insert(row)
+            .on_conflict(
+                OnConflict::columns([C::SecretId, C::ConsumerModule])
+                    .update_column(C::LastUsedAt)
+                    .value(
+                        C::ReadCount,
+                        sea_orm::sea_query::ExprTrait::add(
+                            Expr::col((summary::Entity, C::ReadCount)),
+                            count,
+                        ),
+                    )
+                    .to_owned(),
+            )
+            .exec(conn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -214,6 +256,10 @@ impl WriteTx {
     pub async fn delete_usage(&mut self, secret_id: &str) -> StoreResult<()> {
         usage::Entity::delete_many()
             .filter(usage::Column::SecretId.eq(secret_id))
+            .exec(self.txn())
+            .await?;
+        summary::Entity::delete_many()
+            .filter(summary::Column::SecretId.eq(secret_id))
             .exec(self.txn())
             .await?;
         Ok(())
@@ -328,27 +374,14 @@ impl AuditStore {
 
     /// When `secret_id`'s value was last read and by which modules.
     pub async fn usage_summary(&self, secret_id: &str) -> StoreResult<UsageSummary> {
-        use usage::Column as C;
-        let last: Option<DateTime<Utc>> = usage::Entity::find()
-            .select_only()
-            .column_as(C::UsedAt.max(), "last")
-            .filter(C::SecretId.eq(secret_id))
-            .into_tuple::<Option<DateTime<Utc>>>()
-            .one(self.db.conn())
-            .await?
-            .flatten();
-        let modules: Vec<String> = usage::Entity::find()
-            .select_only()
-            .column(C::ConsumerModule)
-            .distinct()
-            .filter(C::SecretId.eq(secret_id))
-            .order_by_asc(C::ConsumerModule)
-            .into_tuple::<String>()
+        let rows = summary::Entity::find()
+            .filter(summary::Column::SecretId.eq(secret_id))
+            .order_by_asc(summary::Column::ConsumerModule)
             .all(self.db.conn())
             .await?;
         Ok(UsageSummary {
-            last_used_at: last,
-            modules,
+            last_used_at: rows.iter().map(|r| r.last_used_at).max(),
+            modules: rows.into_iter().map(|r| r.consumer_module).collect(),
         })
     }
 
@@ -371,12 +404,12 @@ impl AuditStore {
         let mut last: std::collections::HashMap<String, DateTime<Utc>> =
             std::collections::HashMap::new();
         for chunk in out.chunks(INSERT_CHUNK) {
-            let rows: Vec<(String, Option<DateTime<Utc>>)> = usage::Entity::find()
+            let rows: Vec<(String, Option<DateTime<Utc>>)> = summary::Entity::find()
                 .select_only()
-                .column(usage::Column::SecretId)
-                .column_as(usage::Column::UsedAt.max(), "last")
-                .filter(usage::Column::SecretId.is_in(chunk.iter().map(|m| m.id.as_str())))
-                .group_by(usage::Column::SecretId)
+                .column(summary::Column::SecretId)
+                .column_as(summary::Column::LastUsedAt.max(), "last")
+                .filter(summary::Column::SecretId.is_in(chunk.iter().map(|m| m.id.as_str())))
+                .group_by(summary::Column::SecretId)
                 .into_tuple()
                 .all(self.db.conn())
                 .await?;

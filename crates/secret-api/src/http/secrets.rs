@@ -37,12 +37,21 @@ fn value_response(value: VersionedValue) -> HttpResponse {
         .json(ValueResponse::from(value))
 }
 
-/// Counts a value read against the caller's rate limit.
-fn admit_value_read(state: &AppState, caller: &Caller) -> ApiResult<()> {
-    state
-        .limiter
-        .check(caller.ctx.user_id())
-        .map_err(|retry_after_secs| caller.error(SecretError::RateLimited { retry_after_secs }))
+/// Counts a read of secret `id`'s value against the caller's rate limit; a refused read is
+/// audited like any other refusal.
+async fn admit_value_read(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+    match state.limiter.check(caller.ctx.user_id()) {
+        Ok(()) => Ok(()),
+        Err(retry_after_secs) => {
+            let err = SecretError::RateLimited { retry_after_secs };
+            Err(caller.error(
+                state
+                    .service
+                    .record_refused_read(id, err, &caller.ctx)
+                    .await,
+            ))
+        }
+    }
 }
 
 /// Creates a secret with its first version.
@@ -208,7 +217,7 @@ pub(crate) async fn delete_secret(
     security(("bearer" = []))
 )]
 pub(crate) async fn get_value(state: State, caller: Caller, id: web::Path<String>) -> ApiResult {
-    admit_value_read(&state, &caller)?;
+    admit_value_read(&state, &caller, &id).await?;
     let value = state
         .service
         .get_secret_value(&id, &caller.ctx)
@@ -420,7 +429,7 @@ pub(crate) async fn get_version_value(
                 "must be a positive integer",
             ))
         })?;
-    admit_value_read(&state, &caller)?;
+    admit_value_read(&state, &caller, &id).await?;
     let value = state
         .service
         .get_secret_version(&id, version, &caller.ctx)

@@ -7,6 +7,7 @@ pub mod encryption_keys;
 pub mod secret_access_grants;
 pub mod secret_audit_logs;
 pub mod secret_usage;
+pub mod secret_usage_summary;
 pub mod secret_versions;
 pub mod secrets;
 pub mod vault_configurations;
