@@ -95,11 +95,13 @@ async fn run(store: AuditStore, mut rx: mpsc::Receiver<Job>, max_batch: usize) {
 async fn commit(store: &AuditStore, batch: Vec<Job>) {
     let entries: Vec<AuditEntry> = batch.iter().flat_map(|j| j.entries.clone()).collect();
     let usages: Vec<NewUsage> = batch.iter().flat_map(|j| j.usages.clone()).collect();
+    let started = std::time::Instant::now();
     match store.append_batch(&entries, &usages).await {
         Ok(()) => {
             tracing::debug!(
                 jobs = batch.len(),
                 records = entries.len(),
+                micros = started.elapsed().as_micros() as u64,
                 "audit batch committed"
             );
             for job in batch {
