@@ -39,10 +39,10 @@ fn pg_database() -> Option<(String, String, String)> {
     Some((admin, name.clone(), format!("{base}/{name}")))
 }
 
-/// Runs one statement on the PostgreSQL server, on a thread of its own (callers may be
-/// inside a runtime already).
-fn psql(admin: &str, sql: &str) {
-    let (admin, sql) = (admin.to_string(), sql.to_string());
+/// Runs one statement on a database (PostgreSQL or SQLite, by URL), on a thread of its own
+/// (callers may be inside a runtime already).
+fn exec_sql(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -50,11 +50,14 @@ fn psql(admin: &str, sql: &str) {
             .unwrap();
         rt.block_on(async {
             use sqlx::Connection;
-            let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            let sql = sqlx::AssertSqlSafe(sql);
+            if url.starts_with("postgres") {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            } else {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
         });
     })
     .join()
@@ -83,7 +86,7 @@ impl Server {
         let mut pg = None;
         let mut db_url = format!("sqlite://{}", data_dir.join("secrets.db").display());
         if let Some((admin, name, url)) = pg_database() {
-            psql(&admin, &format!("CREATE DATABASE \"{name}\""));
+            exec_sql(&admin, &format!("CREATE DATABASE \"{name}\""));
             cmd.env("SECRETS_DATABASE_URL", &url);
             pg = Some((admin, name));
             db_url = url;
@@ -156,7 +159,7 @@ impl Server {
         }
         std::thread::sleep(Duration::from_millis(100));
         if let Some((admin, name)) = self.pg.take() {
-            psql(
+            exec_sql(
                 &admin,
                 &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
             );
@@ -413,35 +416,6 @@ fn migrate_runs_and_exits() {
     assert!(dir.path().join("secrets.db").exists());
 }
 
-/// Runs one statement on the server's database directly, as an intruder would.
-fn tamper(db_url: &str, sql: &str) {
-    let (url, sql) = (db_url.to_string(), sql.to_string());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            use sqlx::Connection;
-            if url.starts_with("postgres") {
-                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            } else {
-                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(sql))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-            }
-        });
-    })
-    .join()
-    .unwrap();
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_passes_then_names_the_record_edited_in_sql() {
     let server = Server::start(&[]);
@@ -486,7 +460,8 @@ async fn audit_verify_passes_then_names_the_record_edited_in_sql() {
         "audit chain intact: 3 records checked"
     );
 
-    tamper(
+    // An intruder edits a record directly in SQL.
+    exec_sql(
         &server.db_url,
         "UPDATE secret_audit_logs SET actor_id = 'mallory' WHERE seq = 2",
     );

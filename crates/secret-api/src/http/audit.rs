@@ -10,7 +10,7 @@ use secret_core::{AuditOutcome, SecretAuditEventType, SecretError};
 use super::AppState;
 use super::dto::{AuditList, AuditRecordResponse};
 use super::error::{ApiResult, ErrorResponse};
-use super::extract::Caller;
+use super::extract::{Caller, enum_error, positive};
 
 /// Registers the audit routes; called before the `/api/secrets/{id}` routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -55,18 +55,10 @@ fn parse_list<T: std::str::FromStr + Copy>(
         .map(str::trim)
         .filter(|v| !v.is_empty())
         .map(|v| {
-            v.parse::<T>().map_err(|_| {
-                let names: Vec<&str> = all.iter().map(|t| name(*t)).collect();
-                SecretError::validation(field, format!("must be one of: {}", names.join(", ")))
-            })
+            v.parse::<T>()
+                .map_err(|_| enum_error(field, all.iter().map(|t| name(*t))))
         })
         .collect()
-}
-
-fn positive(field: &str, value: &str) -> Result<u64, SecretError> {
-    value
-        .parse::<u64>()
-        .map_err(|_| SecretError::validation(field, "must be a positive integer"))
 }
 
 /// Parses `GET /api/secrets/audit`'s query: `eventType` and `outcome` may repeat and may

@@ -454,14 +454,15 @@ pub(crate) fn parse_list_query(query: &str) -> Result<ListSecretsParams, SecretE
     Ok(params)
 }
 
-fn enum_error<'a>(field: &str, names: impl Iterator<Item = &'a str>) -> SecretError {
+pub(crate) fn enum_error<'a>(field: &str, names: impl Iterator<Item = &'a str>) -> SecretError {
     SecretError::validation(
         field,
         format!("must be one of: {}", names.collect::<Vec<_>>().join(", ")),
     )
 }
 
-fn positive(field: &str, value: &str) -> Result<u64, SecretError> {
+/// A query parameter that must be a positive integer.
+pub(crate) fn positive(field: &str, value: &str) -> Result<u64, SecretError> {
     value
         .parse::<u64>()
         .map_err(|_| SecretError::validation(field, "must be a positive integer"))
