@@ -64,6 +64,12 @@ enum Secrets {
     Tags,
     Metadata,
     Facts,
+    Lifecycle,
+    ExpiredAt,
+    RotationFailures,
+    LastRotationError,
+    RotationRetryAt,
+    RotationClaimedUntil,
     CreatedAt,
     CreatedById,
     UpdatedAt,
@@ -161,6 +167,30 @@ enum SecretUsageSummary {
     ConsumerModule,
     LastUsedAt,
     ReadCount,
+}
+
+/// Notices already sent, so that each is sent once: per secret, kind, window (days before
+/// the due date) and due date (the expiry date, or the rotation date).
+#[derive(DeriveIden, Clone, Copy)]
+enum SecretNotices {
+    Table,
+    SecretId,
+    Kind,
+    WindowDays,
+    DueAt,
+    SentAt,
+}
+
+/// A rotation's new version before it is made current: encrypted for its version number,
+/// promoted only if the secret has not moved on meanwhile.
+#[derive(DeriveIden, Clone, Copy)]
+enum SecretPendingVersions {
+    Table,
+    SecretId,
+    Version,
+    KeyId,
+    EncryptedValue,
+    CreatedAt,
 }
 
 /// The end of the audit hash chain: one row, locked by every append.
@@ -261,6 +291,12 @@ impl MigrationTrait for Migration {
                     .col(text(Secrets::Tags))
                     .col(text(Secrets::Metadata))
                     .col(text(Secrets::Facts))
+                    .col(text(Secrets::Lifecycle))
+                    .col(timestamp_with_time_zone_null(Secrets::ExpiredAt))
+                    .col(integer(Secrets::RotationFailures).default(0))
+                    .col(text_null(Secrets::LastRotationError))
+                    .col(timestamp_with_time_zone_null(Secrets::RotationRetryAt))
+                    .col(timestamp_with_time_zone_null(Secrets::RotationClaimedUntil))
                     .col(timestamp_with_time_zone(Secrets::CreatedAt))
                     .col(string_len(Secrets::CreatedById, 128))
                     .col(timestamp_with_time_zone(Secrets::UpdatedAt))
@@ -555,6 +591,37 @@ impl MigrationTrait for Migration {
         manager
             .create_table(
                 Table::create()
+                    .table(SecretNotices::Table)
+                    .col(string_len(SecretNotices::SecretId, 36))
+                    .col(string_len(SecretNotices::Kind, 32))
+                    .col(integer(SecretNotices::WindowDays))
+                    .col(timestamp_with_time_zone(SecretNotices::DueAt))
+                    .col(timestamp_with_time_zone(SecretNotices::SentAt))
+                    .primary_key(
+                        Index::create()
+                            .col(SecretNotices::SecretId)
+                            .col(SecretNotices::Kind)
+                            .col(SecretNotices::WindowDays)
+                            .col(SecretNotices::DueAt),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(SecretPendingVersions::Table)
+                    .col(string_len(SecretPendingVersions::SecretId, 36).primary_key())
+                    .col(big_integer(SecretPendingVersions::Version))
+                    .col(string_len(SecretPendingVersions::KeyId, 64))
+                    .col(blob(SecretPendingVersions::EncryptedValue))
+                    .col(timestamp_with_time_zone(SecretPendingVersions::CreatedAt))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .create_table(
+                Table::create()
                     .table(SecretUsageSummary::Table)
                     .col(string_len(SecretUsageSummary::SecretId, 36))
                     .col(string_len(SecretUsageSummary::ConsumerModule, 128))
@@ -573,6 +640,8 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for table in [
+            SecretPendingVersions::Table.into_iden(),
+            SecretNotices::Table.into_iden(),
             SecretUsageSummary::Table.into_iden(),
             SecretUsage::Table.into_iden(),
             AuditChainHead::Table.into_iden(),

@@ -330,7 +330,9 @@ fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
-async fn connect(settings: &Settings) -> Result<Database> {
+/// Connects to the configured database (creating the data directory for SQLite) and runs
+/// migrations.
+pub async fn connect(settings: &Settings) -> Result<Database> {
     if settings.database_url.is_none() {
         settings.ensure_data_dir()?;
     }

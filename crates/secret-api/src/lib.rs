@@ -21,6 +21,7 @@ mod compliance;
 mod config;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod lifecycle;
 mod service;
 
 pub use cache::CacheConfig;

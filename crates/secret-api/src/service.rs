@@ -49,24 +49,24 @@ const MAX_ROTATION_INTERVAL_DAYS: i32 = 3650;
 /// secrets. Cheap to clone; clones share one connection pool and key ring.
 #[derive(Clone, Debug)]
 pub struct SecretService {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
 #[derive(Debug)]
-struct Inner {
-    repo: SecretRepository,
-    audit: AuditWriter,
-    audit_store: AuditStore,
-    cache: ReadCache,
-    keys: Arc<KeyManager>,
-    local: LocalEncryptedBackend,
-    clock: Arc<dyn Clock>,
+pub(crate) struct Inner {
+    pub(crate) repo: SecretRepository,
+    pub(crate) audit: AuditWriter,
+    pub(crate) audit_store: AuditStore,
+    pub(crate) cache: ReadCache,
+    pub(crate) keys: Arc<KeyManager>,
+    pub(crate) local: LocalEncryptedBackend,
+    pub(crate) clock: Arc<dyn Clock>,
 }
 
 /// A value checked against its declared type and normalised, with its derived facts.
-struct CheckedValue {
-    value: SecretValue,
-    facts: ValueFacts,
+pub(crate) struct CheckedValue {
+    pub(crate) value: SecretValue,
+    pub(crate) facts: ValueFacts,
 }
 
 /// Checks `value` against the secret's declared type and validates it as of `now`.
@@ -74,7 +74,7 @@ struct CheckedValue {
 /// The facts kept in plain metadata never include the masked display: for some types it
 /// shows characters of the value (an API key's last four), and no part of a value is
 /// stored unencrypted.
-fn check_value(
+pub(crate) fn check_value(
     declared: SecretType,
     value: SecretValue,
     now: DateTime<Utc>,
@@ -249,6 +249,7 @@ fn changed_fields(a: &SecretMetadata, b: &SecretMetadata) -> Vec<&'static str> {
     );
     check("tags", a.tags != b.tags);
     check("metadata", a.metadata != b.metadata);
+    check("lifecycle", a.lifecycle != b.lifecycle);
     out
 }
 
@@ -403,12 +404,16 @@ impl SecretService {
     }
 
     /// The entry for `event` by `ctx`'s caller, now.
-    fn entry(&self, event: AuditEvent, ctx: &SecretContext) -> AuditEntry {
+    pub(crate) fn entry(&self, event: AuditEvent, ctx: &SecretContext) -> AuditEntry {
         event.entry(Some(ctx), "system", self.now())
     }
 
     /// Writes entries (and usage rows) durably through the group-commit writer.
-    async fn write_audit(&self, entries: Vec<AuditEntry>, usages: Vec<NewUsage>) -> Result<()> {
+    pub(crate) async fn write_audit(
+        &self,
+        entries: Vec<AuditEntry>,
+        usages: Vec<NewUsage>,
+    ) -> Result<()> {
         self.inner.audit.write(entries, usages).await
     }
 
@@ -570,7 +575,7 @@ impl SecretService {
         self.write_audit(entries, usages).await
     }
 
-    fn backend(&self, kind: StorageBackendKind) -> Result<&dyn StorageBackend> {
+    pub(crate) fn backend(&self, kind: StorageBackendKind) -> Result<&dyn StorageBackend> {
         match kind {
             StorageBackendKind::LocalEncrypted => Ok(&self.inner.local),
             other => Err(SecretError::VaultNotConfigured {
@@ -579,7 +584,7 @@ impl SecretService {
         }
     }
 
-    async fn begin(&self) -> Result<WriteTx> {
+    pub(crate) async fn begin(&self) -> Result<WriteTx> {
         Ok(self.inner.repo.begin().await?)
     }
 
@@ -685,6 +690,7 @@ impl SecretService {
             params.rotation_enabled,
             params.rotation_interval_days,
         )?;
+        let lifecycle = params.lifecycle.validate(params.rotation_enabled)?;
         let now = self.now();
         let checked = check_value(params.secret_type, params.value, now)?;
         if params.expires_at.is_some_and(|at| at <= now) {
@@ -727,6 +733,7 @@ impl SecretService {
             tags,
             metadata: params.metadata,
             facts: checked.facts,
+            lifecycle,
             created_by_id: ctx.user_id().to_string(),
             now,
         };
@@ -1116,6 +1123,11 @@ impl SecretService {
             .await?;
         let before = current.clone();
         let rotation_enabled = params.rotation_enabled.unwrap_or(current.rotation_enabled);
+        let lifecycle = params
+            .lifecycle
+            .clone()
+            .apply(current.lifecycle.clone())
+            .validate(rotation_enabled)?;
         let interval = effective_interval(
             current.secret_type,
             rotation_enabled,
@@ -1146,6 +1158,7 @@ impl SecretService {
                 next_rotation_at,
                 tags: tags.unwrap_or(current.tags),
                 metadata: params.metadata.unwrap_or(current.metadata),
+                lifecycle,
             },
         )
         .await?;
@@ -1310,7 +1323,7 @@ impl SecretService {
         Ok(version)
     }
 
-    async fn advance(
+    pub(crate) async fn advance(
         &self,
         tx: &mut WriteTx,
         current: &SecretMetadata,
@@ -1319,9 +1332,14 @@ impl SecretService {
         now: DateTime<Utc>,
         ctx: &SecretContext,
     ) -> Result<i64> {
-        // A value with its own expiry (a certificate) moves the secret's expiry with it.
-        let natural_changed = facts.natural_expiry != current.facts.natural_expiry;
+        // A value with its own expiry (a certificate) moves the secret's expiry with it; a
+        // new value for an expired secret ends the expiry (§8.1: "until a new value is set").
+        let natural_changed =
+            facts.natural_expiry != current.facts.natural_expiry || current.is_expired_at(now);
         let expires_at = natural_changed.then(|| {
+            if current.is_expired_at(now) {
+                return facts.natural_expiry.filter(|at| *at > now);
+            }
             let asked = if current.expires_at == current.facts.natural_expiry {
                 None
             } else {

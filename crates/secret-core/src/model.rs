@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::enums::{
-    AuditOutcome, GranteeType, SecretAuditEventType, SecretScope, SecretType, StorageBackendKind,
+    AuditOutcome, GranteeType, RotationStrategy, SecretAuditEventType, SecretScope, SecretType,
+    StorageBackendKind,
 };
 use crate::error::SecretError;
 use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
@@ -46,10 +47,146 @@ pub struct SecretMetadata {
     pub created_by_id: String,
     pub updated_at: DateTime<Utc>,
     pub updated_by_id: String,
+    /// Rotation strategy and handler, expiry notice windows, recipients, retention.
+    #[serde(default)]
+    pub lifecycle: LifecycleSettings,
+    /// When the scheduler marked the secret expired; cleared by a new value or expiry.
+    #[serde(default)]
+    pub expired_at: Option<DateTime<Utc>>,
+    /// Automatic rotations that failed in a row, and the last failure's reason.
+    #[serde(default)]
+    pub rotation_failures: i32,
+    #[serde(default)]
+    pub last_rotation_error: Option<String>,
     /// When the value was last read and by which modules; filled when one secret's
     /// metadata is fetched, absent in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<SecretUsageInfo>,
+}
+
+/// How the scheduler looks after a secret (§8.1, §8.2, §8.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct LifecycleSettings {
+    /// MANUAL and NOTIFY_ONLY get reminders when rotation is due; AUTOMATIC runs the handler.
+    pub rotation_strategy: RotationStrategy,
+    /// The registered rotation handler for AUTOMATIC rotation (e.g. `random`, `webhook`).
+    pub rotation_handler: Option<String>,
+    /// Days before expiry at which a notice is sent, each once per expiry date.
+    pub notify_before_days: Vec<u32>,
+    /// User ids or addresses carried in this secret's notifications.
+    pub notification_recipients: Vec<String>,
+    /// Versions kept (the current one always is); `None`: the default of 10.
+    pub version_retention: Option<u32>,
+}
+
+/// Expiry notices are sent this many days before expiry unless configured otherwise.
+pub const DEFAULT_NOTIFY_BEFORE_DAYS: [u32; 4] = [30, 14, 7, 1];
+/// Versions kept unless configured otherwise.
+pub const DEFAULT_VERSION_RETENTION: u32 = 10;
+
+impl Default for LifecycleSettings {
+    fn default() -> Self {
+        LifecycleSettings {
+            rotation_strategy: RotationStrategy::Manual,
+            rotation_handler: None,
+            notify_before_days: DEFAULT_NOTIFY_BEFORE_DAYS.to_vec(),
+            notification_recipients: Vec::new(),
+            version_retention: None,
+        }
+    }
+}
+
+impl LifecycleSettings {
+    /// Checks the settings for a secret whose rotation is `rotation_enabled`; normalises
+    /// the notice days (descending, no duplicates).
+    pub fn validate(mut self, rotation_enabled: bool) -> Result<Self, SecretError> {
+        if self.rotation_strategy == RotationStrategy::Automatic {
+            if !rotation_enabled {
+                return Err(SecretError::validation(
+                    "rotationStrategy",
+                    "AUTOMATIC needs rotationEnabled",
+                ));
+            }
+            match self.rotation_handler.as_deref() {
+                None => {
+                    return Err(SecretError::validation(
+                        "rotationHandler",
+                        "is required for AUTOMATIC rotation",
+                    ));
+                }
+                Some(h) => crate::name::validate_platform_id("rotationHandler", h)?,
+            }
+        } else if let Some(h) = self.rotation_handler.as_deref() {
+            crate::name::validate_platform_id("rotationHandler", h)?;
+        }
+        if self.notify_before_days.len() > 10
+            || self
+                .notify_before_days
+                .iter()
+                .any(|d| !(1..=365).contains(d))
+        {
+            return Err(SecretError::validation(
+                "notifyBeforeDays",
+                "at most 10 entries, each between 1 and 365",
+            ));
+        }
+        self.notify_before_days.sort_unstable_by_key(|d| std::cmp::Reverse(*d));
+        self.notify_before_days.dedup();
+        if self.notification_recipients.len() > 50
+            || self
+                .notification_recipients
+                .iter()
+                .any(|r| r.trim().is_empty() || r.chars().count() > 254)
+        {
+            return Err(SecretError::validation(
+                "notificationRecipients",
+                "at most 50, each 1 to 254 characters",
+            ));
+        }
+        if self
+            .version_retention
+            .is_some_and(|n| !(1..=1000).contains(&n))
+        {
+            return Err(SecretError::validation(
+                "versionRetention",
+                "must be between 1 and 1000",
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The number of versions kept.
+    pub fn retention(&self) -> u32 {
+        self.version_retention.unwrap_or(DEFAULT_VERSION_RETENTION)
+    }
+}
+
+/// A change to [`LifecycleSettings`]: each part kept unless given.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LifecyclePatch {
+    pub rotation_strategy: Option<RotationStrategy>,
+    pub rotation_handler: FieldUpdate<String>,
+    pub notify_before_days: Option<Vec<u32>>,
+    pub notification_recipients: Option<Vec<String>>,
+    pub version_retention: FieldUpdate<u32>,
+}
+
+impl LifecyclePatch {
+    /// `current` with this patch applied (not yet validated).
+    pub fn apply(self, current: LifecycleSettings) -> LifecycleSettings {
+        LifecycleSettings {
+            rotation_strategy: self.rotation_strategy.unwrap_or(current.rotation_strategy),
+            rotation_handler: self.rotation_handler.apply(current.rotation_handler),
+            notify_before_days: self
+                .notify_before_days
+                .unwrap_or(current.notify_before_days),
+            notification_recipients: self
+                .notification_recipients
+                .unwrap_or(current.notification_recipients),
+            version_retention: self.version_retention.apply(current.version_retention),
+        }
+    }
 }
 
 /// Who has been reading a secret's value.
@@ -119,6 +256,7 @@ pub struct CreateSecretParams {
     pub tags: Vec<String>,
     pub metadata: BTreeMap<String, String>,
     pub storage_backend: Option<StorageBackendKind>,
+    pub lifecycle: LifecycleSettings,
 }
 
 impl CreateSecretParams {
@@ -138,6 +276,7 @@ impl CreateSecretParams {
             tags: Vec::new(),
             metadata: BTreeMap::new(),
             storage_backend: None,
+            lifecycle: LifecycleSettings::default(),
         }
     }
 }
@@ -183,6 +322,8 @@ pub struct UpdateSecretParams {
     pub rotation_interval_days: FieldUpdate<i32>,
     pub tags: Option<Vec<String>>,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// Changes to the lifecycle settings; absent parts are kept.
+    pub lifecycle: LifecyclePatch,
     /// When set, the update fails with VERSION_CONFLICT unless this is the current version.
     pub expected_version: Option<i64>,
 }

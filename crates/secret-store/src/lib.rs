@@ -8,13 +8,16 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod grants;
+pub mod joblock;
 pub mod keys;
+pub mod lifecycle;
 pub mod secrets;
 
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
 pub use backend::{BackendHealth, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget};
 pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};
+pub use joblock::JobLock;
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
 pub use secrets::{
     MetadataChange, NewSecret, NewVersion, SecretFilter, SecretRecord, SecretRepository,

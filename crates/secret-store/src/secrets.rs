@@ -13,7 +13,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use secret_core::model::{Page, SecretMetadata, SecretVersionInfo};
+use secret_core::model::{LifecycleSettings, Page, SecretMetadata, SecretVersionInfo};
 use secret_core::{SecretError, SecretScope, SecretType, ValueFacts};
 
 use crate::backend::StoredValue;
@@ -79,6 +79,7 @@ pub struct NewSecret {
     pub tags: Vec<String>,
     pub metadata: BTreeMap<String, String>,
     pub facts: ValueFacts,
+    pub lifecycle: LifecycleSettings,
     pub created_by_id: String,
     pub now: DateTime<Utc>,
 }
@@ -122,6 +123,7 @@ pub struct MetadataChange<'a> {
     pub next_rotation_at: Option<DateTime<Utc>>,
     pub tags: Vec<String>,
     pub metadata: BTreeMap<String, String>,
+    pub lifecycle: LifecycleSettings,
 }
 
 /// Filters and paging of a listing, already validated.
@@ -281,6 +283,8 @@ pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
         .map_err(|e| StoreError::corrupt("secrets", format!("metadata: {e}")))?;
     let facts: ValueFacts = serde_json::from_str(&m.facts)
         .map_err(|e| StoreError::corrupt("secrets", format!("facts: {e}")))?;
+    let lifecycle: LifecycleSettings = serde_json::from_str(&m.lifecycle)
+        .map_err(|e| StoreError::corrupt("secrets", format!("lifecycle: {e}")))?;
     Ok(SecretRecord {
         metadata: SecretMetadata {
             secret_type: parse("secrets", "type", &m.secret_type)?,
@@ -309,13 +313,17 @@ pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
             created_by_id: m.created_by_id,
             updated_at: m.updated_at,
             updated_by_id: m.updated_by_id,
+            lifecycle,
+            expired_at: m.expired_at,
+            rotation_failures: m.rotation_failures,
+            last_rotation_error: m.last_rotation_error,
             usage: None,
         },
         vault_config_id: m.vault_config_id,
     })
 }
 
-fn to_version(m: secret_versions::Model) -> StoreResult<VersionRecord> {
+pub(crate) fn to_version(m: secret_versions::Model) -> StoreResult<VersionRecord> {
     let stored = match (m.key_id, m.encrypted_value, m.vault_version_id) {
         (Some(key_id), Some(ciphertext), _) => StoredValue::Local { key_id, ciphertext },
         (None, None, vault_version_id) => StoredValue::External {
@@ -552,6 +560,12 @@ impl WriteTx {
             tags: Set(json(&s.tags)?),
             metadata: Set(json(&s.metadata)?),
             facts: Set(json(&s.facts)?),
+            lifecycle: Set(json(&s.lifecycle)?),
+            expired_at: Set(None),
+            rotation_failures: Set(0),
+            last_rotation_error: Set(None),
+            rotation_retry_at: Set(None),
+            rotation_claimed_until: Set(None),
             created_at: Set(s.now),
             created_by_id: Set(s.created_by_id.clone()),
             updated_at: Set(s.now),
@@ -617,6 +631,8 @@ impl WriteTx {
             .col_expr(C::UpdatedAt, Expr::value(change.now))
             .col_expr(C::UpdatedById, Expr::value(change.actor_id))
             .col_expr(C::Facts, Expr::value(json(change.facts)?))
+            // A new value ends an expiry the scheduler marked.
+            .col_expr(C::ExpiredAt, Expr::value(None::<DateTime<Utc>>))
             .filter(C::Id.eq(id))
             .filter(C::DeletedAt.is_null());
         if let Some(expires_at) = change.expires_at {
@@ -657,10 +673,15 @@ impl WriteTx {
             .col_expr(C::NextRotationAt, Expr::value(c.next_rotation_at))
             .col_expr(C::Tags, Expr::value(json(&c.tags)?))
             .col_expr(C::Metadata, Expr::value(json(&c.metadata)?))
+            .col_expr(C::Lifecycle, Expr::value(json(&c.lifecycle)?))
             .col_expr(C::UpdatedAt, Expr::value(c.now))
             .col_expr(C::UpdatedById, Expr::value(c.actor_id))
             .filter(C::Id.eq(id))
             .filter(C::DeletedAt.is_null());
+        if c.expires_at.is_none_or(|at| at > c.now) {
+            // A new expiry date (or none) ends an expiry the scheduler marked.
+            update = update.col_expr(C::ExpiredAt, Expr::value(None::<DateTime<Utc>>));
+        }
         if let Some(expected) = c.expected_version {
             update = update.filter(C::CurrentVersion.eq(expected));
         }
@@ -779,6 +800,17 @@ impl WriteTx {
             .await?;
         crate::entity::secret_usage::Entity::delete_many()
             .filter(crate::entity::secret_usage::Column::SecretId.eq(id))
+            .exec(&self.txn)
+            .await?;
+        crate::entity::secret_usage_summary::Entity::delete_many()
+            .filter(crate::entity::secret_usage_summary::Column::SecretId.eq(id))
+            .exec(&self.txn)
+            .await?;
+        crate::entity::secret_notices::Entity::delete_many()
+            .filter(crate::entity::secret_notices::Column::SecretId.eq(id))
+            .exec(&self.txn)
+            .await?;
+        crate::entity::secret_pending_versions::Entity::delete_by_id(id)
             .exec(&self.txn)
             .await?;
         versions.into_iter().map(to_version).collect()

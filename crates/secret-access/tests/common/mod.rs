@@ -50,6 +50,10 @@ pub fn secret(
         created_by_id: "creator".to_owned(),
         updated_at: now() - Duration::days(10),
         updated_by_id: "creator".to_owned(),
+        lifecycle: Default::default(),
+        expired_at: None,
+        rotation_failures: 0,
+        last_rotation_error: None,
         usage: None,
     }
 }

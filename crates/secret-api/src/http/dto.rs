@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use secret_core::model::{
-    AccessGrant, CreateSecretParams, FieldUpdate, GrantAccessParams, Page, ScopeTarget,
-    SecretMetadata, SecretVersionInfo, UpdateSecretParams, VersionedValue,
+    AccessGrant, CreateSecretParams, FieldUpdate, GrantAccessParams, LifecyclePatch,
+    LifecycleSettings, Page, ScopeTarget, SecretMetadata, SecretVersionInfo, UpdateSecretParams,
+    VersionedValue,
 };
 use secret_core::value::ParsedConnection;
 use secret_core::{
-    GranteeType, SecretScope, SecretType, SecretValue, StorageBackendKind, ValueFacts,
+    GranteeType, RotationStrategy, SecretScope, SecretType, SecretValue, StorageBackendKind,
+    ValueFacts,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
@@ -55,6 +57,17 @@ pub(crate) struct CreateSecretRequest {
     metadata: Option<BTreeMap<String, String>>,
     #[schema(value_type = Option<StorageBackendSchema>)]
     storage_backend: Option<StorageBackendKind>,
+    /// MANUAL (default), NOTIFY_ONLY or AUTOMATIC.
+    #[schema(value_type = Option<String>)]
+    rotation_strategy: Option<RotationStrategy>,
+    /// The rotation handler AUTOMATIC rotation runs (`random`, `webhook`, ...).
+    rotation_handler: Option<String>,
+    /// Days before expiry at which notices go out (default 30, 14, 7, 1).
+    notify_before_days: Option<Vec<u32>>,
+    /// Who the secret's notifications name.
+    notification_recipients: Option<Vec<String>>,
+    /// Versions kept (default 10).
+    version_retention: Option<u32>,
 }
 
 impl From<CreateSecretRequest> for CreateSecretParams {
@@ -76,6 +89,18 @@ impl From<CreateSecretRequest> for CreateSecretParams {
             tags: r.tags.unwrap_or_default(),
             metadata: r.metadata.unwrap_or_default(),
             storage_backend: r.storage_backend,
+            lifecycle: LifecyclePatch {
+                rotation_strategy: r.rotation_strategy,
+                rotation_handler: r
+                    .rotation_handler
+                    .map_or(FieldUpdate::Keep, FieldUpdate::Set),
+                notify_before_days: r.notify_before_days,
+                notification_recipients: r.notification_recipients,
+                version_retention: r
+                    .version_retention
+                    .map_or(FieldUpdate::Keep, FieldUpdate::Set),
+            }
+            .apply(LifecycleSettings::default()),
         }
     }
 }
@@ -102,6 +127,18 @@ pub(crate) struct UpdateSecretRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<BTreeMap<String, String>>, nullable)]
     metadata: Option<Option<BTreeMap<String, String>>>,
+    #[schema(value_type = Option<String>)]
+    rotation_strategy: Option<RotationStrategy>,
+    /// `null` removes the handler.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, nullable)]
+    rotation_handler: Option<Option<String>>,
+    notify_before_days: Option<Vec<u32>>,
+    notification_recipients: Option<Vec<String>>,
+    /// `null` returns to the default of 10.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<u32>, nullable)]
+    version_retention: Option<Option<u32>>,
 }
 
 impl UpdateSecretRequest {
@@ -114,6 +151,13 @@ impl UpdateSecretRequest {
             rotation_interval_days: FieldUpdate::from_option_option(self.rotation_interval_days),
             tags: self.tags.map(Option::unwrap_or_default),
             metadata: self.metadata.map(Option::unwrap_or_default),
+            lifecycle: LifecyclePatch {
+                rotation_strategy: self.rotation_strategy,
+                rotation_handler: FieldUpdate::from_option_option(self.rotation_handler),
+                notify_before_days: self.notify_before_days,
+                notification_recipients: self.notification_recipients,
+                version_retention: FieldUpdate::from_option_option(self.version_retention),
+            },
             expected_version,
         }
     }
@@ -258,6 +302,20 @@ pub(crate) struct SecretMetadataResponse {
     created_by_id: String,
     updated_at: DateTime<Utc>,
     updated_by_id: String,
+    /// ACTIVE, EXPIRED (past its expiry date) or DELETED (soft-deleted).
+    status: &'static str,
+    /// When the scheduler marked it expired.
+    expired_at: Option<DateTime<Utc>>,
+    #[schema(value_type = String)]
+    rotation_strategy: RotationStrategy,
+    rotation_handler: Option<String>,
+    notify_before_days: Vec<u32>,
+    notification_recipients: Vec<String>,
+    /// Versions kept.
+    version_retention: u32,
+    /// Automatic rotations that failed in a row, and the last failure.
+    rotation_failures: i32,
+    last_rotation_error: Option<String>,
     /// When the value was last read and by which modules (single-secret responses only).
     #[serde(skip_serializing_if = "Option::is_none")]
     usage: Option<UsageResponse>,
@@ -300,6 +358,21 @@ impl From<SecretMetadata> for SecretMetadataResponse {
             created_by_id: m.created_by_id,
             updated_at: m.updated_at,
             updated_by_id: m.updated_by_id,
+            status: if m.deleted_at.is_some() {
+                "DELETED"
+            } else if m.expired_at.is_some() || m.expires_at.is_some_and(|at| at <= Utc::now()) {
+                "EXPIRED"
+            } else {
+                "ACTIVE"
+            },
+            expired_at: m.expired_at,
+            version_retention: m.lifecycle.retention(),
+            rotation_strategy: m.lifecycle.rotation_strategy,
+            rotation_handler: m.lifecycle.rotation_handler,
+            notify_before_days: m.lifecycle.notify_before_days,
+            notification_recipients: m.lifecycle.notification_recipients,
+            rotation_failures: m.rotation_failures,
+            last_rotation_error: m.last_rotation_error,
             usage: m.usage.map(|u| UsageResponse {
                 last_used_at: u.last_used_at,
                 consumer_modules: u.consumer_modules,

@@ -37,6 +37,16 @@ pub struct Model {
     pub metadata: String,
     /// JSON of the non-secret facts derived from the current value.
     pub facts: String,
+    /// JSON of the lifecycle settings (rotation strategy and handler, notices, retention).
+    pub lifecycle: String,
+    /// When the scheduler marked the secret expired.
+    pub expired_at: Option<DateTimeUtc>,
+    pub rotation_failures: i32,
+    pub last_rotation_error: Option<String>,
+    /// A failed automatic rotation is not retried before this.
+    pub rotation_retry_at: Option<DateTimeUtc>,
+    /// A scheduler is rotating the secret until this (a lease, so no two rotate at once).
+    pub rotation_claimed_until: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub created_by_id: String,
     pub updated_at: DateTimeUtc,

@@ -1,0 +1,326 @@
+//! The `secret-scheduler` binary's library: the jobs of seed part 2 §8 on their own
+//! intervals, or each once (`--once`, for cron). It reads the same settings as
+//! `secret-server` (database, master key, data directory, dev mode). On PostgreSQL each
+//! job run holds an advisory lock, so several schedulers may run and exactly one acts per
+//! job; every job is idempotent and safe to kill at any point.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow};
+use clap::{Args, Parser};
+use secret_api::SecretService;
+use secret_api::lifecycle::{JobReport, LifecycleConfig};
+use secret_core::SystemClock;
+use secret_lifecycle::notification::{
+    FanoutNotifier, LogNotifier, Notifier, WebhookConfig, WebhookNotifier,
+};
+use secret_lifecycle::rotation::{
+    HandlerRegistry, RandomConfig, RandomHandler, WebhookRotationHandler,
+};
+use secret_server::Settings;
+use secret_store::JobLock;
+
+/// The secret manager's scheduler.
+#[derive(Debug, Parser)]
+#[command(name = "secret-scheduler", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(flatten)]
+    pub scheduler: SchedulerSettings,
+    /// Log format: human-readable text or JSON lines.
+    #[arg(long, env = "SECRETS_LOG_FORMAT", value_enum, default_value_t = secret_server::LogFormat::Text)]
+    pub log_format: secret_server::LogFormat,
+}
+
+/// The scheduler's own settings.
+#[derive(Debug, Clone, Args)]
+pub struct SchedulerSettings {
+    /// Run every job once and exit (for cron).
+    #[arg(long)]
+    pub once: bool,
+    /// Seconds between expiry runs (notices, then marking expired secrets).
+    #[arg(long, env = "SECRETS_EXPIRY_INTERVAL_SECS", default_value_t = 3600)]
+    pub expiry_interval_secs: u64,
+    /// Seconds between rotation runs.
+    #[arg(long, env = "SECRETS_ROTATION_INTERVAL_SECS", default_value_t = 900)]
+    pub rotation_interval_secs: u64,
+    /// Seconds between version-retention runs.
+    #[arg(long, env = "SECRETS_RETENTION_INTERVAL_SECS", default_value_t = 21600)]
+    pub retention_interval_secs: u64,
+    /// Seconds between purge runs (soft-deleted secrets past recovery).
+    #[arg(long, env = "SECRETS_PURGE_INTERVAL_SECS", default_value_t = 3600)]
+    pub purge_interval_secs: u64,
+    /// Seconds between runs removing expired grants.
+    #[arg(long, env = "SECRETS_GRANTS_INTERVAL_SECS", default_value_t = 900)]
+    pub grants_interval_secs: u64,
+    /// Send notifications to this URL (signed JSON POSTs) as well as to the log.
+    #[arg(long, env = "SECRETS_NOTIFY_WEBHOOK_URL")]
+    pub notify_webhook_url: Option<String>,
+    /// The rotation `webhook` handler's endpoint (HTTPS, or http on loopback).
+    #[arg(long, env = "SECRETS_ROTATION_WEBHOOK_URL")]
+    pub rotation_webhook_url: Option<String>,
+    /// File holding the key that signs webhook requests (X-Signature-256).
+    #[arg(long, env = "SECRETS_WEBHOOK_SECRET_FILE")]
+    pub webhook_secret_file: Option<std::path::PathBuf>,
+    /// Length of values the `random` rotation handler generates.
+    #[arg(long, env = "SECRETS_RANDOM_LENGTH", default_value_t = 40)]
+    pub random_length: usize,
+}
+
+/// A job: its name and interval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    Expiry,
+    Rotation,
+    Retention,
+    Purge,
+    Grants,
+}
+
+impl Job {
+    /// Every job, in the order `--once` runs them.
+    pub const ALL: [Job; 5] = [
+        Job::Grants,
+        Job::Expiry,
+        Job::Rotation,
+        Job::Retention,
+        Job::Purge,
+    ];
+
+    /// The job's name in logs and its lock.
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Expiry => "expiry",
+            Job::Rotation => "rotation",
+            Job::Retention => "retention",
+            Job::Purge => "purge",
+            Job::Grants => "grants",
+        }
+    }
+
+    fn interval(self, s: &SchedulerSettings) -> Duration {
+        Duration::from_secs(
+            match self {
+                Job::Expiry => s.expiry_interval_secs,
+                Job::Rotation => s.rotation_interval_secs,
+                Job::Retention => s.retention_interval_secs,
+                Job::Purge => s.purge_interval_secs,
+                Job::Grants => s.grants_interval_secs,
+            }
+            .max(1),
+        )
+    }
+}
+
+/// What the jobs run with.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    pub service: SecretService,
+    pub notifier: Arc<dyn Notifier>,
+    pub handlers: Arc<HandlerRegistry>,
+    pub config: LifecycleConfig,
+    /// The database URL, for the per-job lock.
+    pub database_url: String,
+}
+
+impl Scheduler {
+    /// Runs one job once under its lock; `None` if another scheduler holds the lock.
+    pub async fn run_job(&self, job: Job) -> Result<Option<JobReport>> {
+        let Some(lock) = JobLock::try_acquire(&self.database_url, job.name())
+            .await
+            .map_err(|e| anyhow!("taking the {} lock: {e}", job.name()))?
+        else {
+            tracing::info!(
+                job = job.name(),
+                "another scheduler is running this job; skipped"
+            );
+            return Ok(None);
+        };
+        let started = Instant::now();
+        let result = self.run_unlocked(job).await;
+        lock.release()
+            .await
+            .map_err(|e| anyhow!("releasing the {} lock: {e}", job.name()))?;
+        let report = result.map_err(|e| anyhow!("{} job: {e}", job.name()))?;
+        tracing::info!(
+            job = job.name(),
+            examined = report.examined,
+            acted = report.acted,
+            failed = report.failed,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "job run finished"
+        );
+        Ok(Some(report))
+    }
+
+    async fn run_unlocked(&self, job: Job) -> Result<JobReport, secret_core::SecretError> {
+        let s = &self.service;
+        match job {
+            Job::Expiry => {
+                let a = s.run_expiry_notices(self.notifier.as_ref()).await?;
+                let b = s.run_expirations(self.notifier.as_ref()).await?;
+                Ok(JobReport {
+                    examined: a.examined + b.examined,
+                    acted: a.acted + b.acted,
+                    failed: a.failed + b.failed,
+                })
+            }
+            Job::Rotation => {
+                s.run_rotations(&self.handlers, self.notifier.as_ref(), &self.config)
+                    .await
+            }
+            Job::Retention => s.run_retention(&self.config).await,
+            Job::Purge => s.run_purge().await,
+            Job::Grants => s.run_grant_expiry().await,
+        }
+    }
+
+    /// Runs every job once.
+    pub async fn run_once(&self) -> Result<()> {
+        let mut failures = Vec::new();
+        for job in Job::ALL {
+            if let Err(err) = self.run_job(job).await {
+                tracing::error!(job = job.name(), error = %err, "job failed");
+                failures.push(job.name());
+            }
+        }
+        if failures.is_empty() {
+            Ok(())
+        } else {
+            Err(anyhow!("jobs failed: {}", failures.join(", ")))
+        }
+    }
+
+    /// Runs each job on its interval until SIGTERM or SIGINT; a running job finishes first.
+    pub async fn run_forever(&self, settings: &SchedulerSettings) -> Result<()> {
+        let mut next: Vec<(Job, Instant)> = Job::ALL.iter().map(|j| (*j, Instant::now())).collect();
+        let shutdown = shutdown_signal();
+        tokio::pin!(shutdown);
+        loop {
+            let now = Instant::now();
+            for (job, at) in &mut next {
+                if *at <= now {
+                    if let Err(err) = self.run_job(*job).await {
+                        tracing::error!(job = job.name(), error = %err, "job failed; retried at its next interval");
+                    }
+                    *at = Instant::now() + job.interval(settings);
+                }
+            }
+            let wake = next
+                .iter()
+                .map(|(_, at)| *at)
+                .min()
+                .unwrap_or_else(Instant::now);
+            tokio::select! {
+                () = tokio::time::sleep_until(wake.into()) => {}
+                () = &mut shutdown => {
+                    tracing::info!("shutting down");
+                    return Ok(());
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let key: Vec<u8> = raw.trim_ascii_end().to_vec();
+    if key.len() < 32 {
+        return Err(anyhow!(
+            "{} holds fewer than 32 bytes; a webhook signing key needs at least 32",
+            path.display()
+        ));
+    }
+    Ok(key)
+}
+
+/// Builds the scheduler from its settings.
+pub async fn build(cli: &Cli) -> Result<Scheduler> {
+    let master_key = cli.settings.master_key()?;
+    let db = secret_server::connect(&cli.settings).await?;
+    let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    drop(master_key);
+    let s = &cli.scheduler;
+    let signing_key = s
+        .webhook_secret_file
+        .as_deref()
+        .map(read_key_file)
+        .transpose()?;
+    let mut notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier)];
+    if let Some(url) = &s.notify_webhook_url {
+        let key = signing_key
+            .clone()
+            .context("--notify-webhook-url needs --webhook-secret-file")?;
+        notifiers.push(Arc::new(
+            WebhookNotifier::new(url, key, WebhookConfig::default())
+                .map_err(|e| anyhow!("notification webhook: {e}"))?,
+        ));
+    }
+    let mut handlers = HandlerRegistry::new();
+    handlers.register(Arc::new(
+        RandomHandler::new(RandomConfig {
+            length: s.random_length,
+            ..RandomConfig::default()
+        })
+        .map_err(|e| anyhow!("random rotation handler: {e}"))?,
+    ));
+    if let Some(url) = &s.rotation_webhook_url {
+        let key = signing_key
+            .clone()
+            .context("--rotation-webhook-url needs --webhook-secret-file")?;
+        handlers.register(Arc::new(
+            WebhookRotationHandler::new(url, key, Duration::from_secs(10))
+                .map_err(|e| anyhow!("rotation webhook: {e}"))?,
+        ));
+    }
+    Ok(Scheduler {
+        service,
+        notifier: Arc::new(FanoutNotifier::new(notifiers)),
+        handlers: Arc::new(handlers),
+        config: LifecycleConfig::default(),
+        database_url: cli.settings.database_url(),
+    })
+}
+
+/// Runs the scheduler as the command line asks.
+pub fn run(cli: Cli) -> Result<()> {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let scheduler = build(&cli).await?;
+        if cli.scheduler.once {
+            scheduler.run_once().await
+        } else {
+            scheduler.run_forever(&cli.scheduler).await
+        }
+    })
+}

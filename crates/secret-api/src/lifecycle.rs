@@ -1,0 +1,578 @@
+//! The scheduler's jobs (seed part 2 §8) run against the service: expiry notices, expiry,
+//! rotation (reminders, and automatic rotation through a registered handler with a safe
+//! protocol), version retention, purge of soft-deleted secrets past recovery, and removal
+//! of expired grants. The `secret-scheduler` binary calls these on intervals.
+//!
+//! Every job is idempotent: what it has done is recorded in the same transaction as its
+//! audit record (a notice row, `expired_at`, a new version, a deleted row), and what it
+//! is doing is claimed with a lease that expires, so a job killed at any point is
+//! completed or retried by the next run, and two schedulers act once between them.
+//!
+//! Automatic rotation: claim the secret (a lease on its row) → decrypt the current value →
+//! the handler's `rotate` → validate → encrypt for the next version and store it as the
+//! pending version → the handler's `test` → in one transaction, lock the row, check that
+//! the secret has not moved on, write the version, advance the pointer (lastRotatedAt,
+//! nextRotationAt), clear the claim and the failure count, audit SECRET_ROTATED → the
+//! handler's `post_rotate`, notify. A failure at any step before the last transaction
+//! leaves the current version untouched, drops the pending version, records the failure
+//! (audit with outcome FAILURE, `rotationFailures`, `lastRotationError`), schedules a
+//! retry with backoff, and notifies ROTATION_FAILED.
+
+use chrono::{DateTime, Duration, Utc};
+use secret_audit::AuditEvent;
+use secret_core::model::SecretMetadata;
+use secret_core::{
+    ActorType, Principal, RotationStrategy, SecretAuditEventType as E, SecretContext, SecretError,
+};
+use secret_lifecycle::notification::{Notification, NotificationKind, Notifier};
+use secret_lifecycle::policy::{VersionAge, expiry_notice, retention_plan, rotation_retry_delay};
+use secret_lifecycle::rotation::{HandlerRegistry, RotationSubject};
+use secret_store::{NewVersion, ValueTarget};
+
+use crate::SecretService;
+use crate::service::check_value;
+
+type Result<T> = std::result::Result<T, SecretError>;
+
+/// The actor id of scheduler jobs in audit records.
+pub const SCHEDULER_ACTOR: &str = "secret-scheduler";
+
+/// Notice kinds recorded in `secret_notices`.
+const EXPIRY_NOTICE: &str = "EXPIRY";
+const ROTATION_REMINDER: &str = "ROTATION_DUE";
+
+/// Settings of the jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LifecycleConfig {
+    /// How long a rotation claim lasts; a scheduler killed mid-rotation is retried after it.
+    pub rotation_lease: Duration,
+    /// A replaced version stays active this long after its successor was created.
+    pub rotation_grace: Duration,
+    /// Versions created this recently are never removed by retention.
+    pub rollback_grace: Duration,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        LifecycleConfig {
+            rotation_lease: Duration::minutes(10),
+            rotation_grace: Duration::hours(24),
+            rollback_grace: Duration::days(7),
+        }
+    }
+}
+
+/// What one run of a job did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobReport {
+    /// Secrets or grants looked at.
+    pub examined: u64,
+    /// Actions taken (notices sent, secrets marked, rotations, versions or rows removed).
+    pub acted: u64,
+    /// Actions that failed (and will be retried by a later run).
+    pub failed: u64,
+}
+
+/// The context scheduler jobs act in.
+fn scheduler_ctx() -> SecretContext {
+    SecretContext::new(Principal::user(SCHEDULER_ACTOR), SCHEDULER_ACTOR)
+}
+
+fn scheduler_event(event_type: E) -> AuditEvent {
+    AuditEvent::new(event_type).actor_type(ActorType::Scheduler)
+}
+
+/// A notification about `meta`.
+fn notification(kind: NotificationKind, meta: &SecretMetadata, now: DateTime<Utc>) -> Notification {
+    let mut n = Notification::new(kind, meta.id.clone(), meta.name.clone(), meta.scope, now);
+    n.organization_id.clone_from(&meta.organization_id);
+    n.team_id.clone_from(&meta.team_id);
+    n.project_id.clone_from(&meta.project_id);
+    n.recipients
+        .clone_from(&meta.lifecycle.notification_recipients);
+    n.expires_at = meta.expires_at;
+    n.next_rotation_at = meta.next_rotation_at;
+    n
+}
+
+/// Sends `n`, logging (not failing the job on) a delivery failure: the state change it
+/// reports is already committed and audited.
+async fn deliver(notifier: &dyn Notifier, n: &Notification) -> bool {
+    match notifier.notify(n).await {
+        Ok(()) => true,
+        Err(err) => {
+            tracing::warn!(secret_id = %n.secret_id, kind = n.kind.as_str(), error = %err, "notification not delivered");
+            false
+        }
+    }
+}
+
+impl SecretService {
+    /// Sends the expiry notices that are due (§8.1), each once per secret, window and
+    /// expiry date, with a SECRET_EXPIRING_SOON record.
+    pub async fn run_expiry_notices(&self, notifier: &dyn Notifier) -> Result<JobReport> {
+        let now = self.now();
+        let horizon = now + Duration::days(366);
+        let mut report = JobReport::default();
+        let ctx = scheduler_ctx();
+        for meta in self.inner.repo.expiring_between(now, horizon).await? {
+            report.examined += 1;
+            let Some(expires_at) = meta.expires_at else {
+                continue;
+            };
+            let mut tx = self.begin().await?;
+            let recorded = tx.notices_sent(&meta.id, EXPIRY_NOTICE, expires_at).await?;
+            let Some(plan) = expiry_notice(
+                &meta.lifecycle.notify_before_days,
+                expires_at,
+                now,
+                &recorded,
+            ) else {
+                continue;
+            };
+            let mut fresh = false;
+            for window in &plan.record {
+                let window = i32::try_from(*window).unwrap_or(i32::MAX);
+                fresh |= tx
+                    .record_notice(&meta.id, EXPIRY_NOTICE, window, expires_at, now)
+                    .await?;
+            }
+            if !fresh {
+                continue;
+            }
+            let days = (expires_at - now).num_days();
+            tx.append_audit(&[self.entry(
+                scheduler_event(E::SecretExpiringSoon)
+                    .on(&meta)
+                    .detail("daysUntilExpiration", days)
+                    .detail("window", plan.send)
+                    .detail("expiresAt", expires_at.to_rfc3339()),
+                &ctx,
+            )])
+            .await?;
+            tx.commit().await?;
+            let mut n = notification(NotificationKind::SecretExpiringSoon, &meta, now);
+            n.days_until_expiry = Some(days);
+            n.message = format!(
+                "Secret {} expires in {days} day(s), on {}",
+                meta.name,
+                expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+            deliver(notifier, &n).await;
+            report.acted += 1;
+        }
+        Ok(report)
+    }
+
+    /// Marks secrets past their expiry as expired, once each, with a SECRET_EXPIRED record
+    /// and notification. Their values already answer SECRET_EXPIRED.
+    pub async fn run_expirations(&self, notifier: &dyn Notifier) -> Result<JobReport> {
+        let now = self.now();
+        let ctx = scheduler_ctx();
+        let mut report = JobReport::default();
+        for meta in self.inner.repo.newly_expired(now).await? {
+            report.examined += 1;
+            let mut tx = self.begin().await?;
+            if !tx.mark_expired(&meta.id, now).await? {
+                continue;
+            }
+            tx.append_audit(&[self.entry(
+                scheduler_event(E::SecretExpired)
+                    .on(&meta)
+                    .detail("expiresAt", meta.expires_at.map(|t| t.to_rfc3339())),
+                &ctx,
+            )])
+            .await?;
+            tx.commit().await?;
+            self.inner.cache.invalidate(&meta.id);
+            let mut n = notification(NotificationKind::SecretExpired, &meta, now);
+            n.message = format!(
+                "Secret {} has expired; set a new value or expiry date",
+                meta.name
+            );
+            deliver(notifier, &n).await;
+            report.acted += 1;
+        }
+        Ok(report)
+    }
+
+    /// Handles due rotations (§8.2): a reminder for MANUAL and NOTIFY_ONLY secrets (once
+    /// per due date), the handler for AUTOMATIC ones.
+    pub async fn run_rotations(
+        &self,
+        handlers: &HandlerRegistry,
+        notifier: &dyn Notifier,
+        config: &LifecycleConfig,
+    ) -> Result<JobReport> {
+        let now = self.now();
+        let mut report = JobReport::default();
+        for meta in self.inner.repo.rotation_due(now).await? {
+            report.examined += 1;
+            match meta.lifecycle.rotation_strategy {
+                RotationStrategy::Manual | RotationStrategy::NotifyOnly => {
+                    if self.remind_rotation(&meta, notifier, now).await? {
+                        report.acted += 1;
+                    }
+                }
+                RotationStrategy::Automatic => {
+                    if !self
+                        .inner
+                        .repo
+                        .claim_rotation(&meta.id, now, now + config.rotation_lease)
+                        .await?
+                    {
+                        continue;
+                    }
+                    match self.rotate_claimed(&meta, handlers, notifier, now).await {
+                        Ok(()) => report.acted += 1,
+                        Err(err) => {
+                            report.failed += 1;
+                            self.record_rotation_failure(&meta, &err, notifier, now)
+                                .await?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn remind_rotation(
+        &self,
+        meta: &SecretMetadata,
+        notifier: &dyn Notifier,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let Some(due) = meta.next_rotation_at else {
+            return Ok(false);
+        };
+        let mut tx = self.begin().await?;
+        if !tx
+            .record_notice(&meta.id, ROTATION_REMINDER, 0, due, now)
+            .await?
+        {
+            return Ok(false);
+        }
+        tx.commit().await?;
+        let mut n = notification(NotificationKind::RotationDue, meta, now);
+        n.message = format!(
+            "Secret {} is due for rotation since {}",
+            meta.name,
+            due.format("%Y-%m-%d %H:%M UTC")
+        );
+        deliver(notifier, &n).await;
+        Ok(true)
+    }
+
+    /// The rotation protocol for a secret this scheduler has claimed.
+    async fn rotate_claimed(
+        &self,
+        meta: &SecretMetadata,
+        handlers: &HandlerRegistry,
+        notifier: &dyn Notifier,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let name = meta
+            .lifecycle
+            .rotation_handler
+            .as_deref()
+            .unwrap_or_default();
+        let handler = handlers
+            .get(name)
+            .ok_or_else(|| SecretError::RotationFailed {
+                reason: format!("no rotation handler named '{name}' is registered"),
+            })?;
+        let subject = RotationSubject {
+            id: meta.id.clone(),
+            name: meta.name.clone(),
+            secret_type: meta.secret_type,
+            version: meta.current_version,
+        };
+        let backend = self.backend(meta.storage_backend)?;
+        let current = self
+            .inner
+            .repo
+            .find_version(&meta.id, meta.current_version)
+            .await?
+            .ok_or_else(|| SecretError::VersionNotFound {
+                id: meta.id.clone(),
+                version: meta.current_version,
+            })?;
+        let old = backend
+            .retrieve_value(
+                ValueTarget {
+                    secret_id: &meta.id,
+                    secret_name: &meta.name,
+                    version: meta.current_version,
+                },
+                &current.stored,
+            )
+            .await?;
+        let new = handler.rotate(&subject, &old).await?;
+        let checked = check_value(meta.secret_type, new, now)?;
+        let version = meta.current_version + 1;
+        let stored = backend
+            .store_value(
+                ValueTarget {
+                    secret_id: &meta.id,
+                    secret_name: &meta.name,
+                    version,
+                },
+                &checked.value,
+            )
+            .await?;
+        self.inner
+            .repo
+            .put_pending(&meta.id, version, &stored, now)
+            .await?;
+        handler.test(&subject, &checked.value).await?;
+        self.promote(meta, version, &checked.facts, handler.name(), now)
+            .await?;
+        if let Err(err) = handler.post_rotate(&subject, &checked.value, &old).await {
+            // The rotation stands; the handler's follow-up is reported, not undone.
+            tracing::warn!(secret_id = %meta.id, error = %err, "post-rotation step failed");
+        }
+        let mut n = notification(NotificationKind::SecretRotated, meta, now);
+        n.message = format!("Secret {} was rotated to version {version}", meta.name);
+        deliver(notifier, &n).await;
+        Ok(())
+    }
+
+    /// Makes the pending `version` current if the secret has not moved on.
+    async fn promote(
+        &self,
+        meta: &SecretMetadata,
+        version: i64,
+        facts: &secret_core::ValueFacts,
+        handler: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let ctx = scheduler_ctx();
+        let mut tx = self.begin().await?;
+        let rec = tx
+            .lock_secret(&meta.id)
+            .await?
+            .ok_or_else(|| SecretError::RotationFailed {
+                reason: "the secret was deleted during rotation".to_string(),
+            })?;
+        let current = rec.metadata;
+        if current.is_deleted() || current.current_version + 1 != version {
+            return Err(SecretError::RotationFailed {
+                reason: "the secret changed during rotation".to_string(),
+            });
+        }
+        let Some((pending_version, stored)) = tx.take_pending(&meta.id).await? else {
+            return Err(SecretError::RotationFailed {
+                reason: "the pending version is missing".to_string(),
+            });
+        };
+        if pending_version != version {
+            return Err(SecretError::RotationFailed {
+                reason: "the pending version does not match".to_string(),
+            });
+        }
+        self.advance(&mut tx, &current, facts, true, now, &ctx)
+            .await?;
+        tx.insert_version(NewVersion {
+            secret_id: &meta.id,
+            version,
+            stored,
+            change_reason: Some("Automatic rotation".to_string()),
+            created_by_id: SCHEDULER_ACTOR,
+            now,
+        })
+        .await?;
+        tx.finish_rotation(&meta.id, None).await?;
+        let rotated = tx
+            .find(&meta.id)
+            .await?
+            .map(|r| r.metadata)
+            .unwrap_or(current);
+        tx.append_audit(&[self.entry(
+            scheduler_event(E::SecretRotated)
+                .on(&rotated)
+                .detail("version", version)
+                .detail("handler", handler)
+                .detail("changeReason", "Automatic rotation"),
+            &ctx,
+        )])
+        .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(&meta.id);
+        tracing::info!(secret_id = %meta.id, version, handler, "secret rotated automatically");
+        Ok(())
+    }
+
+    async fn record_rotation_failure(
+        &self,
+        meta: &SecretMetadata,
+        err: &SecretError,
+        notifier: &dyn Notifier,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let reason = secret_audit::error_message(err);
+        let retry_at = now + rotation_retry_delay(meta.rotation_failures + 1);
+        self.inner.repo.drop_pending(&meta.id).await?;
+        let ctx = scheduler_ctx();
+        let mut tx = self.begin().await?;
+        tx.finish_rotation(&meta.id, Some((&reason, retry_at)))
+            .await?;
+        tx.append_audit(&[self.entry(
+            scheduler_event(E::SecretRotated)
+                .on(meta)
+                .detail("handler", meta.lifecycle.rotation_handler.clone())
+                .detail("retryAt", retry_at.to_rfc3339())
+                .failed(err),
+            &ctx,
+        )])
+        .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(&meta.id);
+        tracing::warn!(secret_id = %meta.id, error = %reason, retry_at = %retry_at, "automatic rotation failed");
+        let mut n = notification(NotificationKind::RotationFailed, meta, now);
+        n.message = format!(
+            "Rotation of secret {} failed ({reason}); the current version is unchanged; retrying after {}",
+            meta.name,
+            retry_at.format("%Y-%m-%d %H:%M UTC")
+        );
+        deliver(notifier, &n).await;
+        Ok(())
+    }
+
+    /// Version retention (§8.3): keeps each secret's newest versions (10 unless set) and
+    /// marks replaced versions inactive after the rotation grace period.
+    pub async fn run_retention(&self, config: &LifecycleConfig) -> Result<JobReport> {
+        let now = self.now();
+        let ctx = scheduler_ctx();
+        let mut report = JobReport::default();
+        for meta in self.inner.repo.with_versions_over(1).await? {
+            report.examined += 1;
+            let versions: Vec<VersionAge> = self
+                .inner
+                .repo
+                .versions_of(&meta.id)
+                .await?
+                .into_iter()
+                .map(|v| VersionAge {
+                    version: v.version,
+                    created_at: v.created_at,
+                    is_active: v.is_active,
+                })
+                .collect();
+            let plan = retention_plan(
+                &versions,
+                meta.current_version,
+                meta.lifecycle.retention(),
+                now,
+                config.rollback_grace,
+                config.rotation_grace,
+            );
+            if plan.delete.is_empty() && plan.deactivate.is_empty() {
+                continue;
+            }
+            let mut tx = self.begin().await?;
+            let Some(rec) = tx.lock_secret(&meta.id).await? else {
+                continue;
+            };
+            // The plan was made from a read outside the lock: never touch what became current.
+            let current = rec.metadata.current_version;
+            let delete: Vec<i64> = plan.delete.into_iter().filter(|v| *v != current).collect();
+            let deactivate: Vec<i64> = plan
+                .deactivate
+                .into_iter()
+                .filter(|v| *v != current)
+                .collect();
+            tx.deactivate_versions(&meta.id, &deactivate).await?;
+            let removed = tx.delete_versions(&meta.id, &delete).await?;
+            if !removed.is_empty() {
+                tx.append_audit(&[self.entry(
+                    scheduler_event(E::SecretUpdated)
+                        .action("VERSIONS_PRUNED")
+                        .on(&rec.metadata)
+                        .detail("versionsRemoved", delete.clone()),
+                    &ctx,
+                )])
+                .await?;
+            }
+            tx.commit().await?;
+            report.acted += (removed.len() + deactivate.len()) as u64;
+        }
+        Ok(report)
+    }
+
+    /// Purges soft-deleted secrets past their recovery deadline (§8.4), with their
+    /// versions, grants and usage; their audit records stay.
+    pub async fn run_purge(&self) -> Result<JobReport> {
+        let now = self.now();
+        let ctx = scheduler_ctx();
+        let mut report = JobReport::default();
+        for meta in self.inner.repo.purgeable(now).await? {
+            report.examined += 1;
+            let mut tx = self.begin().await?;
+            let Some(rec) = tx.lock_secret(&meta.id).await? else {
+                continue;
+            };
+            let still_due = rec
+                .metadata
+                .recovery_deadline
+                .is_some_and(|deadline| rec.metadata.is_deleted() && deadline <= now);
+            if !still_due {
+                continue;
+            }
+            tx.append_audit(&[self.entry(
+                scheduler_event(E::SecretPermanentlyDeleted)
+                    .action("PURGE")
+                    .on(&rec.metadata)
+                    .detail("versions", rec.metadata.current_version),
+                &ctx,
+            )])
+            .await?;
+            let versions = tx.delete_permanently(&meta.id).await?;
+            tx.commit().await?;
+            self.inner.cache.invalidate(&meta.id);
+            let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
+            if let Err(err) = self
+                .backend(meta.storage_backend)?
+                .delete_secret(&meta.id, &stored)
+                .await
+            {
+                report.failed += 1;
+                tracing::warn!(secret_id = %meta.id, error = %err, "purged secret's backend copy not removed");
+            }
+            report.acted += 1;
+        }
+        Ok(report)
+    }
+
+    /// Removes grants past their expiry, each with an ACCESS_REVOKED record.
+    pub async fn run_grant_expiry(&self) -> Result<JobReport> {
+        let now = self.now();
+        let ctx = scheduler_ctx();
+        let mut report = JobReport::default();
+        for grant in self.inner.repo.expired_grants(now).await? {
+            report.examined += 1;
+            let mut tx = self.begin().await?;
+            let Some(rec) = tx.lock_secret(&grant.secret_id).await? else {
+                continue;
+            };
+            if !tx.delete_grant(&grant.secret_id, &grant.id).await? {
+                continue;
+            }
+            tx.append_audit(&[self.entry(
+                scheduler_event(E::AccessRevoked)
+                    .action("GRANT_EXPIRED")
+                    .on(&rec.metadata)
+                    .detail("grantId", grant.id.clone())
+                    .detail("granteeType", grant.grantee_type.as_str())
+                    .detail("granteeId", grant.grantee_id.clone())
+                    .detail("expiresAt", grant.expires_at.map(|t| t.to_rfc3339())),
+                &ctx,
+            )])
+            .await?;
+            tx.commit().await?;
+            self.inner.cache.invalidate(&grant.secret_id);
+            report.acted += 1;
+        }
+        Ok(report)
+    }
+}
