@@ -131,7 +131,8 @@ impl LifecycleSettings {
                 "at most 10 entries, each between 1 and 365",
             ));
         }
-        self.notify_before_days.sort_unstable_by_key(|d| std::cmp::Reverse(*d));
+        self.notify_before_days
+            .sort_unstable_by_key(|d| std::cmp::Reverse(*d));
         self.notify_before_days.dedup();
         if self.notification_recipients.len() > 50
             || self
