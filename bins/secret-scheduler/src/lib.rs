@@ -64,6 +64,9 @@ pub struct SchedulerSettings {
     /// File holding the key that signs webhook requests (X-Signature-256).
     #[arg(long, env = "SECRETS_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<std::path::PathBuf>,
+    /// How long a rotation claim lasts: a scheduler killed mid-rotation is retried after it.
+    #[arg(long, env = "SECRETS_ROTATION_LEASE_SECS", default_value_t = 600)]
+    pub rotation_lease_secs: u64,
     /// Length of values the `random` rotation handler generates.
     #[arg(long, env = "SECRETS_RANDOM_LENGTH", default_value_t = 40)]
     pub random_length: usize,
@@ -302,7 +305,12 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
         service,
         notifier: Arc::new(FanoutNotifier::new(notifiers)),
         handlers: Arc::new(handlers),
-        config: LifecycleConfig::default(),
+        config: LifecycleConfig {
+            rotation_lease: chrono::Duration::seconds(
+                i64::try_from(s.rotation_lease_secs.max(1)).unwrap_or(600),
+            ),
+            ..LifecycleConfig::default()
+        },
         database_url: cli.settings.database_url(),
     })
 }
