@@ -67,6 +67,10 @@ pub struct SchedulerSettings {
     /// How long a rotation claim lasts: a scheduler killed mid-rotation is retried after it.
     #[arg(long, env = "SECRETS_ROTATION_LEASE_SECS", default_value_t = 600)]
     pub rotation_lease_secs: u64,
+    /// Write Prometheus metrics of the job runs to this file after each run (the textfile
+    /// format node_exporter's textfile collector reads; replaced atomically).
+    #[arg(long, env = "SECRETS_SCHEDULER_METRICS_FILE")]
+    pub metrics_file: Option<std::path::PathBuf>,
     /// Length of values the `random` rotation handler generates.
     #[arg(long, env = "SECRETS_RANDOM_LENGTH", default_value_t = 40)]
     pub random_length: usize,
@@ -117,6 +121,130 @@ impl Job {
     }
 }
 
+/// Counters of one job's runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct JobCounters {
+    runs: u64,
+    skipped: u64,
+    errors: u64,
+    examined: u64,
+    acted: u64,
+    failed: u64,
+    last_success_unix: i64,
+    last_duration_ms: u64,
+}
+
+/// The scheduler's metrics, written as a Prometheus textfile.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    path: Option<std::path::PathBuf>,
+    jobs: std::sync::Mutex<std::collections::BTreeMap<&'static str, JobCounters>>,
+}
+
+impl Metrics {
+    /// Metrics written to `path` (kept in memory only when `None`).
+    pub fn new(path: Option<std::path::PathBuf>) -> Self {
+        Metrics {
+            path,
+            jobs: std::sync::Mutex::default(),
+        }
+    }
+
+    fn record(&self, job: Job, outcome: &Result<Option<JobReport>>, elapsed: Duration) {
+        {
+            let mut jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+            let c = jobs.entry(job.name()).or_default();
+            match outcome {
+                Ok(Some(r)) => {
+                    c.runs += 1;
+                    c.examined += r.examined;
+                    c.acted += r.acted;
+                    c.failed += r.failed;
+                    c.last_success_unix = chrono::Utc::now().timestamp();
+                    c.last_duration_ms = elapsed.as_millis() as u64;
+                }
+                Ok(None) => c.skipped += 1,
+                Err(_) => c.errors += 1,
+            }
+        }
+        if let Err(err) = self.write() {
+            tracing::warn!(error = %err, "metrics file not written");
+        }
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out = String::new();
+        let series: [(&str, &str, &str, fn(&JobCounters) -> i64); 8] = [
+            (
+                "secret_scheduler_job_runs_total",
+                "counter",
+                "Completed runs of each job.",
+                |c| c.runs as i64,
+            ),
+            (
+                "secret_scheduler_job_skipped_total",
+                "counter",
+                "Runs skipped because another scheduler held the job's lock.",
+                |c| c.skipped as i64,
+            ),
+            (
+                "secret_scheduler_job_errors_total",
+                "counter",
+                "Runs that ended in an error.",
+                |c| c.errors as i64,
+            ),
+            (
+                "secret_scheduler_job_examined_total",
+                "counter",
+                "Secrets or grants looked at.",
+                |c| c.examined as i64,
+            ),
+            (
+                "secret_scheduler_job_actions_total",
+                "counter",
+                "Actions taken (notices, expiries, rotations, removals).",
+                |c| c.acted as i64,
+            ),
+            (
+                "secret_scheduler_job_failed_actions_total",
+                "counter",
+                "Actions that failed and will be retried.",
+                |c| c.failed as i64,
+            ),
+            (
+                "secret_scheduler_job_last_success_timestamp_seconds",
+                "gauge",
+                "When each job last completed.",
+                |c| c.last_success_unix,
+            ),
+            (
+                "secret_scheduler_job_last_duration_milliseconds",
+                "gauge",
+                "How long each job's last run took.",
+                |c| c.last_duration_ms as i64,
+            ),
+        ];
+        for (name, kind, help, value) in series {
+            out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
+            for (job, c) in jobs.iter() {
+                out.push_str(&format!("{name}{{job=\"{job}\"}} {}\n", value(c)));
+            }
+        }
+        out
+    }
+
+    fn write(&self) -> std::io::Result<()> {
+        let Some(path) = &self.path else {
+            return Ok(());
+        };
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, self.render())?;
+        std::fs::rename(&tmp, path)
+    }
+}
+
 /// What the jobs run with.
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -126,11 +254,19 @@ pub struct Scheduler {
     pub config: LifecycleConfig,
     /// The database URL, for the per-job lock.
     pub database_url: String,
+    pub metrics: Arc<Metrics>,
 }
 
 impl Scheduler {
     /// Runs one job once under its lock; `None` if another scheduler holds the lock.
     pub async fn run_job(&self, job: Job) -> Result<Option<JobReport>> {
+        let started = Instant::now();
+        let outcome = self.run_job_locked(job).await;
+        self.metrics.record(job, &outcome, started.elapsed());
+        outcome
+    }
+
+    async fn run_job_locked(&self, job: Job) -> Result<Option<JobReport>> {
         let Some(lock) = JobLock::try_acquire(&self.database_url, job.name())
             .await
             .map_err(|e| anyhow!("taking the {} lock: {e}", job.name()))?
@@ -312,6 +448,7 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
             ..LifecycleConfig::default()
         },
         database_url: cli.settings.database_url(),
+        metrics: Arc::new(Metrics::new(s.metrics_file.clone())),
     })
 }
 

@@ -108,6 +108,8 @@ fn scheduler(db: &TestDb, master_key: &str, rotate_url: &str, dir: &std::path::P
     Command::new(BIN)
         .args(["--once", "--data-dir"])
         .arg(dir)
+        .arg("--metrics-file")
+        .arg(dir.join(format!("metrics-{}.prom", uuid::Uuid::new_v4().simple())))
         .args([
             "--database-url",
             &db.url,
@@ -220,6 +222,19 @@ async fn a_scheduler_killed_mid_rotation_leaves_consistent_state_and_the_next_ru
     tokio::time::sleep(Duration::from_millis(2500)).await;
     finish(scheduler(&db, &key, &ep.url, dir.path()));
     assert_eq!(ep.hits.load(Ordering::SeqCst), 1);
+    // Each run left its metrics; the last one counts one rotation.
+    let newest = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".prom"))
+        .max_by_key(|e| e.metadata().unwrap().modified().unwrap())
+        .unwrap();
+    let metrics = std::fs::read_to_string(newest.path()).unwrap();
+    assert!(
+        metrics.contains("secret_scheduler_job_actions_total{job=\"rotation\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("secret_scheduler_job_runs_total{job=\"purge\"} 1"));
     // A fresh service: the first one's read cache may hold the pre-rotation metadata for
     // its TTL (writes from another process are seen after it).
     let s = service(&db, &key).await;

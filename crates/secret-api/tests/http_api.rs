@@ -1432,3 +1432,58 @@ async fn compliance_report_in_json_and_pdf_shows_the_same_figures() {
         .await
         .expect(400, "VALIDATION_ERROR");
 }
+
+// ------------------------------------------------------------------ lifecycle settings
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_settings_are_set_on_create_and_update_and_shown() {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let body = json!({"name": "AUTO", "type": "API_KEY", "scope": "ORGANIZATION",
+        "organizationId": "org-1", "value": {"type": "API_KEY", "key": "sk-auto-0123456789"},
+        "rotationEnabled": true, "rotationIntervalDays": 30, "rotationStrategy": "AUTOMATIC",
+        "rotationHandler": "random", "notifyBeforeDays": [7, 30, 7],
+        "notificationRecipients": ["ops@example.com"], "versionRetention": 5});
+    let r = s
+        .call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await;
+    r.expect(201, "");
+    assert_eq!(r.body["rotationStrategy"], "AUTOMATIC");
+    assert_eq!(r.body["rotationHandler"], "random");
+    assert_eq!(
+        r.body["notifyBeforeDays"],
+        json!([30, 7]),
+        "sorted, without duplicates"
+    );
+    assert_eq!(r.body["notificationRecipients"], json!(["ops@example.com"]));
+    assert_eq!(r.body["versionRetention"], 5);
+    assert_eq!(r.body["status"], "ACTIVE");
+    assert_eq!(r.body["rotationFailures"], 0);
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let r = s
+        .call(Method::PUT, &format!("/api/secrets/{id}"), &admin,
+            Some(json!({"rotationStrategy": "NOTIFY_ONLY", "rotationHandler": null, "versionRetention": null})))
+        .await;
+    r.expect(200, "");
+    assert_eq!(r.body["rotationStrategy"], "NOTIFY_ONLY");
+    assert_eq!(r.body["rotationHandler"], Value::Null);
+    assert_eq!(r.body["versionRetention"], 10, "back to the default");
+    assert_eq!(r.body["notifyBeforeDays"], json!([30, 7]), "kept");
+
+    // AUTOMATIC needs a handler; notice days are bounded.
+    for bad in [
+        json!({"rotationStrategy": "AUTOMATIC"}),
+        json!({"notifyBeforeDays": [0]}),
+        json!({"versionRetention": 0}),
+    ] {
+        s.call(
+            Method::PUT,
+            &format!("/api/secrets/{id}"),
+            &admin,
+            Some(bad),
+        )
+        .await
+        .expect(400, "VALIDATION_ERROR");
+    }
+}
