@@ -134,6 +134,9 @@ struct JobCounters {
     last_duration_ms: u64,
 }
 
+/// One metric: name, type, help, and how to read it from a job's counters.
+type Series = (&'static str, &'static str, &'static str, fn(&JobCounters) -> i64);
+
 /// The scheduler's metrics, written as a Prometheus textfile.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -176,7 +179,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let jobs = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
-        let series: [(&str, &str, &str, fn(&JobCounters) -> i64); 8] = [
+        let series: [Series; 8] = [
             (
                 "secret_scheduler_job_runs_total",
                 "counter",
