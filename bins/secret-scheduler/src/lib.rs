@@ -135,7 +135,12 @@ struct JobCounters {
 }
 
 /// One metric: name, type, help, and how to read it from a job's counters.
-type Series = (&'static str, &'static str, &'static str, fn(&JobCounters) -> i64);
+type Series = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&JobCounters) -> i64,
+);
 
 /// The scheduler's metrics, written as a Prometheus textfile.
 #[derive(Debug, Default)]
@@ -457,12 +462,7 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
 
 /// Runs the scheduler as the command line asks.
 pub fn run(cli: Cli) -> Result<()> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = secret_server::runtime()?;
     runtime.block_on(async {
         let scheduler = build(&cli).await?;
         if cli.scheduler.once {

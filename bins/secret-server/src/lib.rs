@@ -179,15 +179,20 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
-/// Runs the chosen subcommand.
-pub fn run(cli: Cli) -> Result<()> {
-    // One TLS crypto provider for the whole process (DEPENDENCIES.md).
+/// Installs the process's one TLS crypto provider (aws-lc-rs, DEPENDENCIES.md) and starts
+/// the async runtime the binaries run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the async runtime")?;
+        .context("starting the async runtime")
+}
+
+/// Runs the chosen subcommand.
+pub fn run(cli: Cli) -> Result<()> {
+    let runtime = runtime()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(cli.settings)),
         Command::Migrate => runtime.block_on(migrate(&cli.settings)),

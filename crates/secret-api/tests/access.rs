@@ -10,16 +10,9 @@ use chrono::{Duration, Utc};
 use common::*;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, ListSecretsParams, OrgRole, Principal,
-    SecretScope, SecretValue, TeamRole, UpdateValueParams,
+    SecretScope, TeamRole, UpdateValueParams,
 };
-use secret_core::value::ApiKeySecret;
-use secret_core::{AnySecretValue, GranteeType};
-
-fn api_key(key: &str) -> SecretValue {
-    SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
-        key: key.to_string(),
-    }))
-}
+use secret_core::GranteeType;
 
 fn params(name: &str, scope: SecretScope) -> CreateSecretParams {
     CreateSecretParams::new(name, scope, api_key("sk-access-0123456789"))

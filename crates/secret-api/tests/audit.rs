@@ -10,20 +10,11 @@ mod common;
 
 use common::*;
 use secret_api::{
-    CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, SecretValue, UpdateSecretParams,
+    CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, UpdateSecretParams,
     UpdateValueParams,
 };
 use secret_core::audit::{AuditRecord, ChainBreak};
-use secret_core::value::ApiKeySecret;
-use secret_core::{
-    AnySecretValue, AuditOutcome, GranteeType, OrgRole, Principal, SecretAuditEventType as E,
-};
-
-fn api_key(key: &str) -> SecretValue {
-    SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
-        key: key.to_string(),
-    }))
-}
+use secret_core::{AuditOutcome, GranteeType, OrgRole, Principal, SecretAuditEventType as E};
 
 fn params(name: &str) -> CreateSecretParams {
     CreateSecretParams::new(

@@ -19,28 +19,13 @@ use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, SecretValue, UpdateValueParams,
 };
 use secret_core::model::LifecycleSettings;
-use secret_core::value::ApiKeySecret;
 use secret_core::{
-    ActorType, AnySecretValue, AuditOutcome, GranteeType, RotationStrategy,
-    SecretAuditEventType as E, SecretError,
+    ActorType, AuditOutcome, GranteeType, RotationStrategy, SecretAuditEventType as E, SecretError,
 };
 use secret_lifecycle::notification::{Notification, NotificationKind, Notifier, NotifyError};
 use secret_lifecycle::rotation::{
     HandlerRegistry, RandomConfig, RandomHandler, RotationHandler, RotationSubject,
 };
-
-fn api_key(key: &str) -> SecretValue {
-    SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
-        key: key.to_string(),
-    }))
-}
-
-fn key_of(v: &SecretValue) -> String {
-    match v.expose_secret() {
-        AnySecretValue::ApiKey(k) => k.key.clone(),
-        other => panic!("unexpected value type {:?}", other.secret_type()),
-    }
-}
 
 /// Keeps every notification it is given.
 #[derive(Debug, Default)]

@@ -15,29 +15,13 @@ use secret_api::{
     CreateSecretParams, ErrorCode, FieldUpdate, ListSecretsParams, ScopeTarget, SecretError,
     SecretScope, SecretService, SecretType, SecretValue, UpdateSecretParams, UpdateValueParams,
 };
-use secret_core::value::{
-    ApiKeySecret, EnvVariableSetSecret, GenericSecret, UsernamePasswordSecret,
-};
+use secret_core::value::{EnvVariableSetSecret, GenericSecret, UsernamePasswordSecret};
 use secret_core::{AnySecretValue, SystemClock};
-
-fn api_key(key: &str) -> SecretValue {
-    SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
-        key: key.to_string(),
-    }))
-}
 
 fn generic(v: &str) -> SecretValue {
     SecretValue::new(AnySecretValue::Generic(GenericSecret {
         value: v.to_string(),
     }))
-}
-
-fn key_of(v: &SecretValue) -> String {
-    match v.expose_secret() {
-        AnySecretValue::ApiKey(k) => k.key.clone(),
-        AnySecretValue::Generic(g) => g.value.clone(),
-        other => panic!("unexpected value type {:?}", other.secret_type()),
-    }
 }
 
 fn create(name: &str, scope: SecretScope, value: SecretValue) -> CreateSecretParams {

@@ -326,3 +326,21 @@ pub fn super_ctx() -> SecretContext {
 pub fn ctx_of(principal: Principal) -> SecretContext {
     SecretContext::new(principal, "tests")
 }
+
+/// An API_KEY value.
+pub fn api_key(key: &str) -> secret_core::SecretValue {
+    secret_core::SecretValue::new(secret_core::AnySecretValue::ApiKey(
+        secret_core::value::ApiKeySecret {
+            key: key.to_string(),
+        },
+    ))
+}
+
+/// The key of an API_KEY value, or the value of a GENERIC one.
+pub fn key_of(v: &secret_core::SecretValue) -> String {
+    match v.expose_secret() {
+        secret_core::AnySecretValue::ApiKey(k) => k.key.clone(),
+        secret_core::AnySecretValue::Generic(g) => g.value.clone(),
+        other => panic!("unexpected value type {:?}", other.secret_type()),
+    }
+}
