@@ -27,7 +27,7 @@ use secret_core::{
 use secret_lifecycle::notification::{Notification, NotificationKind, Notifier};
 use secret_lifecycle::policy::{VersionAge, expiry_notice, retention_plan, rotation_retry_delay};
 use secret_lifecycle::rotation::{HandlerRegistry, RotationSubject};
-use secret_store::{NewVersion, ValueTarget};
+use secret_store::{JobScan, NewVersion, ValueTarget};
 
 use crate::SecretService;
 use crate::service::check_value;
@@ -115,51 +115,58 @@ impl SecretService {
         let horizon = now + Duration::days(366);
         let mut report = JobReport::default();
         let ctx = scheduler_ctx();
-        for meta in self.inner.repo.expiring_between(now, horizon).await? {
-            report.examined += 1;
-            let Some(expires_at) = meta.expires_at else {
-                continue;
-            };
-            let mut tx = self.begin().await?;
-            let recorded = tx.notices_sent(&meta.id, EXPIRY_NOTICE, expires_at).await?;
-            let Some(plan) = expiry_notice(
-                &meta.lifecycle.notify_before_days,
-                expires_at,
-                now,
-                &recorded,
-            ) else {
-                continue;
-            };
-            let mut fresh = false;
-            for window in &plan.record {
-                let window = i32::try_from(*window).unwrap_or(i32::MAX);
-                fresh |= tx
-                    .record_notice(&meta.id, EXPIRY_NOTICE, window, expires_at, now)
-                    .await?;
+        let mut scan = JobScan::expiring(now, horizon);
+        loop {
+            let page = self.inner.repo.next_page(&mut scan).await?;
+            if page.is_empty() {
+                break;
             }
-            if !fresh {
-                continue;
+            for meta in page {
+                report.examined += 1;
+                let Some(expires_at) = meta.expires_at else {
+                    continue;
+                };
+                let mut tx = self.begin().await?;
+                let recorded = tx.notices_sent(&meta.id, EXPIRY_NOTICE, expires_at).await?;
+                let Some(plan) = expiry_notice(
+                    &meta.lifecycle.notify_before_days,
+                    expires_at,
+                    now,
+                    &recorded,
+                ) else {
+                    continue;
+                };
+                let mut fresh = false;
+                for window in &plan.record {
+                    let window = i32::try_from(*window).unwrap_or(i32::MAX);
+                    fresh |= tx
+                        .record_notice(&meta.id, EXPIRY_NOTICE, window, expires_at, now)
+                        .await?;
+                }
+                if !fresh {
+                    continue;
+                }
+                let days = (expires_at - now).num_days();
+                tx.append_audit(&[self.entry(
+                    scheduler_event(E::SecretExpiringSoon)
+                        .on(&meta)
+                        .detail("daysUntilExpiration", days)
+                        .detail("window", plan.send)
+                        .detail("expiresAt", expires_at.to_rfc3339()),
+                    &ctx,
+                )])
+                .await?;
+                tx.commit().await?;
+                let mut n = notification(NotificationKind::SecretExpiringSoon, &meta, now);
+                n.days_until_expiry = Some(days);
+                n.message = format!(
+                    "Secret {} expires in {days} day(s), on {}",
+                    meta.name,
+                    expires_at.format("%Y-%m-%d %H:%M UTC")
+                );
+                deliver(notifier, &n).await;
+                report.acted += 1;
             }
-            let days = (expires_at - now).num_days();
-            tx.append_audit(&[self.entry(
-                scheduler_event(E::SecretExpiringSoon)
-                    .on(&meta)
-                    .detail("daysUntilExpiration", days)
-                    .detail("window", plan.send)
-                    .detail("expiresAt", expires_at.to_rfc3339()),
-                &ctx,
-            )])
-            .await?;
-            tx.commit().await?;
-            let mut n = notification(NotificationKind::SecretExpiringSoon, &meta, now);
-            n.days_until_expiry = Some(days);
-            n.message = format!(
-                "Secret {} expires in {days} day(s), on {}",
-                meta.name,
-                expires_at.format("%Y-%m-%d %H:%M UTC")
-            );
-            deliver(notifier, &n).await;
-            report.acted += 1;
         }
         Ok(report)
     }
@@ -170,28 +177,35 @@ impl SecretService {
         let now = self.now();
         let ctx = scheduler_ctx();
         let mut report = JobReport::default();
-        for meta in self.inner.repo.newly_expired(now).await? {
-            report.examined += 1;
-            let mut tx = self.begin().await?;
-            if !tx.mark_expired(&meta.id, now).await? {
-                continue;
+        let mut scan = JobScan::newly_expired(now);
+        loop {
+            let page = self.inner.repo.next_page(&mut scan).await?;
+            if page.is_empty() {
+                break;
             }
-            tx.append_audit(&[self.entry(
-                scheduler_event(E::SecretExpired)
-                    .on(&meta)
-                    .detail("expiresAt", meta.expires_at.map(|t| t.to_rfc3339())),
-                &ctx,
-            )])
-            .await?;
-            tx.commit().await?;
-            self.inner.cache.invalidate(&meta.id);
-            let mut n = notification(NotificationKind::SecretExpired, &meta, now);
-            n.message = format!(
-                "Secret {} has expired; set a new value or expiry date",
-                meta.name
-            );
-            deliver(notifier, &n).await;
-            report.acted += 1;
+            for meta in page {
+                report.examined += 1;
+                let mut tx = self.begin().await?;
+                if !tx.mark_expired(&meta.id, now).await? {
+                    continue;
+                }
+                tx.append_audit(&[self.entry(
+                    scheduler_event(E::SecretExpired)
+                        .on(&meta)
+                        .detail("expiresAt", meta.expires_at.map(|t| t.to_rfc3339())),
+                    &ctx,
+                )])
+                .await?;
+                tx.commit().await?;
+                self.inner.cache.invalidate(&meta.id);
+                let mut n = notification(NotificationKind::SecretExpired, &meta, now);
+                n.message = format!(
+                    "Secret {} has expired; set a new value or expiry date",
+                    meta.name
+                );
+                deliver(notifier, &n).await;
+                report.acted += 1;
+            }
         }
         Ok(report)
     }
@@ -206,29 +220,36 @@ impl SecretService {
     ) -> Result<JobReport> {
         let now = self.now();
         let mut report = JobReport::default();
-        for meta in self.inner.repo.rotation_due(now).await? {
-            report.examined += 1;
-            match meta.lifecycle.rotation_strategy {
-                RotationStrategy::Manual | RotationStrategy::NotifyOnly => {
-                    if self.remind_rotation(&meta, notifier, now).await? {
-                        report.acted += 1;
+        let mut scan = JobScan::rotation_due(now);
+        loop {
+            let page = self.inner.repo.next_page(&mut scan).await?;
+            if page.is_empty() {
+                break;
+            }
+            for meta in page {
+                report.examined += 1;
+                match meta.lifecycle.rotation_strategy {
+                    RotationStrategy::Manual | RotationStrategy::NotifyOnly => {
+                        if self.remind_rotation(&meta, notifier, now).await? {
+                            report.acted += 1;
+                        }
                     }
-                }
-                RotationStrategy::Automatic => {
-                    if !self
-                        .inner
-                        .repo
-                        .claim_rotation(&meta.id, now, now + config.rotation_lease)
-                        .await?
-                    {
-                        continue;
-                    }
-                    match self.rotate_claimed(&meta, handlers, notifier, now).await {
-                        Ok(()) => report.acted += 1,
-                        Err(err) => {
-                            report.failed += 1;
-                            self.record_rotation_failure(&meta, &err, notifier, now)
-                                .await?;
+                    RotationStrategy::Automatic => {
+                        if !self
+                            .inner
+                            .repo
+                            .claim_rotation(&meta.id, now, now + config.rotation_lease)
+                            .await?
+                        {
+                            continue;
+                        }
+                        match self.rotate_claimed(&meta, handlers, notifier, now).await {
+                            Ok(()) => report.acted += 1,
+                            Err(err) => {
+                                report.failed += 1;
+                                self.record_rotation_failure(&meta, &err, notifier, now)
+                                    .await?;
+                            }
                         }
                     }
                 }
@@ -445,57 +466,73 @@ impl SecretService {
         let now = self.now();
         let ctx = scheduler_ctx();
         let mut report = JobReport::default();
-        for meta in self.inner.repo.with_versions_over(1).await? {
-            report.examined += 1;
-            let versions: Vec<VersionAge> = self
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
                 .inner
                 .repo
-                .versions_of(&meta.id)
-                .await?
-                .into_iter()
-                .map(|v| VersionAge {
-                    version: v.version,
-                    created_at: v.created_at,
-                    is_active: v.is_active,
-                })
-                .collect();
-            let plan = retention_plan(
-                &versions,
-                meta.current_version,
-                meta.lifecycle.retention(),
-                now,
-                config.rollback_grace,
-                config.rotation_grace,
-            );
-            if plan.delete.is_empty() && plan.deactivate.is_empty() {
-                continue;
-            }
-            let mut tx = self.begin().await?;
-            let Some(rec) = tx.lock_secret(&meta.id).await? else {
-                continue;
-            };
-            // The plan was made from a read outside the lock: never touch what became current.
-            let current = rec.metadata.current_version;
-            let delete: Vec<i64> = plan.delete.into_iter().filter(|v| *v != current).collect();
-            let deactivate: Vec<i64> = plan
-                .deactivate
-                .into_iter()
-                .filter(|v| *v != current)
-                .collect();
-            tx.deactivate_versions(&meta.id, &deactivate).await?;
-            let removed = tx.delete_versions(&meta.id, &delete).await?;
-            if !removed.is_empty() {
-                tx.append_audit(&[self.entry(
-                    scheduler_event(E::SecretUpdated)
-                        .action("VERSIONS_PRUNED")
-                        .on(&rec.metadata)
-                        .detail("versionsRemoved", delete.clone()),
-                    &ctx,
-                )])
+                .with_versions_over(1, after.as_deref())
                 .await?;
+            let Some(last) = page.last().map(|x| x.id.clone()) else {
+                break;
+            };
+            let full = page.len() as u64 >= secret_store::lifecycle::PAGE;
+            for meta in page {
+                report.examined += 1;
+                let versions: Vec<VersionAge> = self
+                    .inner
+                    .repo
+                    .versions_of(&meta.id)
+                    .await?
+                    .into_iter()
+                    .map(|v| VersionAge {
+                        version: v.version,
+                        created_at: v.created_at,
+                        is_active: v.is_active,
+                    })
+                    .collect();
+                let plan = retention_plan(
+                    &versions,
+                    meta.current_version,
+                    meta.lifecycle.retention(),
+                    now,
+                    config.rollback_grace,
+                    config.rotation_grace,
+                );
+                if plan.delete.is_empty() && plan.deactivate.is_empty() {
+                    continue;
+                }
+                let mut tx = self.begin().await?;
+                let Some(rec) = tx.lock_secret(&meta.id).await? else {
+                    continue;
+                };
+                // The plan was made from a read outside the lock: never touch what became current.
+                let current = rec.metadata.current_version;
+                let delete: Vec<i64> = plan.delete.into_iter().filter(|v| *v != current).collect();
+                let deactivate: Vec<i64> = plan
+                    .deactivate
+                    .into_iter()
+                    .filter(|v| *v != current)
+                    .collect();
+                tx.deactivate_versions(&meta.id, &deactivate).await?;
+                let removed = tx.delete_versions(&meta.id, &delete).await?;
+                if !removed.is_empty() {
+                    tx.append_audit(&[self.entry(
+                        scheduler_event(E::SecretUpdated)
+                            .action("VERSIONS_PRUNED")
+                            .on(&rec.metadata)
+                            .detail("versionsRemoved", delete.clone()),
+                        &ctx,
+                    )])
+                    .await?;
+                }
+                tx.commit().await?;
+                report.acted += (removed.len() + deactivate.len()) as u64;
             }
-            tx.commit().await?;
-            report.acted += (removed.len() + deactivate.len()) as u64;
+            if !full {
+                break;
+            }
+            after = Some(last);
         }
         Ok(report)
     }
@@ -506,40 +543,47 @@ impl SecretService {
         let now = self.now();
         let ctx = scheduler_ctx();
         let mut report = JobReport::default();
-        for meta in self.inner.repo.purgeable(now).await? {
-            report.examined += 1;
-            let mut tx = self.begin().await?;
-            let Some(rec) = tx.lock_secret(&meta.id).await? else {
-                continue;
-            };
-            let still_due = rec
-                .metadata
-                .recovery_deadline
-                .is_some_and(|deadline| rec.metadata.is_deleted() && deadline <= now);
-            if !still_due {
-                continue;
+        let mut scan = JobScan::purgeable(now);
+        loop {
+            let page = self.inner.repo.next_page(&mut scan).await?;
+            if page.is_empty() {
+                break;
             }
-            tx.append_audit(&[self.entry(
-                scheduler_event(E::SecretPermanentlyDeleted)
-                    .action("PURGE")
-                    .on(&rec.metadata)
-                    .detail("versions", rec.metadata.current_version),
-                &ctx,
-            )])
-            .await?;
-            let versions = tx.delete_permanently(&meta.id).await?;
-            tx.commit().await?;
-            self.inner.cache.invalidate(&meta.id);
-            let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-            if let Err(err) = self
-                .backend(meta.storage_backend)?
-                .delete_secret(&meta.id, &stored)
-                .await
-            {
-                report.failed += 1;
-                tracing::warn!(secret_id = %meta.id, error = %err, "purged secret's backend copy not removed");
+            for meta in page {
+                report.examined += 1;
+                let mut tx = self.begin().await?;
+                let Some(rec) = tx.lock_secret(&meta.id).await? else {
+                    continue;
+                };
+                let still_due = rec
+                    .metadata
+                    .recovery_deadline
+                    .is_some_and(|deadline| rec.metadata.is_deleted() && deadline <= now);
+                if !still_due {
+                    continue;
+                }
+                tx.append_audit(&[self.entry(
+                    scheduler_event(E::SecretPermanentlyDeleted)
+                        .action("PURGE")
+                        .on(&rec.metadata)
+                        .detail("versions", rec.metadata.current_version),
+                    &ctx,
+                )])
+                .await?;
+                let versions = tx.delete_permanently(&meta.id).await?;
+                tx.commit().await?;
+                self.inner.cache.invalidate(&meta.id);
+                let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
+                if let Err(err) = self
+                    .backend(meta.storage_backend)?
+                    .delete_secret(&meta.id, &stored)
+                    .await
+                {
+                    report.failed += 1;
+                    tracing::warn!(secret_id = %meta.id, error = %err, "purged secret's backend copy not removed");
+                }
+                report.acted += 1;
             }
-            report.acted += 1;
         }
         Ok(report)
     }
@@ -549,29 +593,45 @@ impl SecretService {
         let now = self.now();
         let ctx = scheduler_ctx();
         let mut report = JobReport::default();
-        for grant in self.inner.repo.expired_grants(now).await? {
-            report.examined += 1;
-            let mut tx = self.begin().await?;
-            let Some(rec) = tx.lock_secret(&grant.secret_id).await? else {
-                continue;
+        let mut after: Option<String> = None;
+        loop {
+            let page = self
+                .inner
+                .repo
+                .expired_grants(now, after.as_deref())
+                .await?;
+            let Some(last) = page.last().map(|x| x.secret_id.clone()) else {
+                break;
             };
-            if !tx.delete_grant(&grant.secret_id, &grant.id).await? {
-                continue;
+            let full = page.len() as u64 >= secret_store::lifecycle::PAGE;
+            for grant in page {
+                report.examined += 1;
+                let mut tx = self.begin().await?;
+                let Some(rec) = tx.lock_secret(&grant.secret_id).await? else {
+                    continue;
+                };
+                if !tx.delete_grant(&grant.secret_id, &grant.id).await? {
+                    continue;
+                }
+                tx.append_audit(&[self.entry(
+                    scheduler_event(E::AccessRevoked)
+                        .action("GRANT_EXPIRED")
+                        .on(&rec.metadata)
+                        .detail("grantId", grant.id.clone())
+                        .detail("granteeType", grant.grantee_type.as_str())
+                        .detail("granteeId", grant.grantee_id.clone())
+                        .detail("expiresAt", grant.expires_at.map(|t| t.to_rfc3339())),
+                    &ctx,
+                )])
+                .await?;
+                tx.commit().await?;
+                self.inner.cache.invalidate(&grant.secret_id);
+                report.acted += 1;
             }
-            tx.append_audit(&[self.entry(
-                scheduler_event(E::AccessRevoked)
-                    .action("GRANT_EXPIRED")
-                    .on(&rec.metadata)
-                    .detail("grantId", grant.id.clone())
-                    .detail("granteeType", grant.grantee_type.as_str())
-                    .detail("granteeId", grant.grantee_id.clone())
-                    .detail("expiresAt", grant.expires_at.map(|t| t.to_rfc3339())),
-                &ctx,
-            )])
-            .await?;
-            tx.commit().await?;
-            self.inner.cache.invalidate(&grant.secret_id);
-            report.acted += 1;
+            if !full {
+                break;
+            }
+            after = Some(last);
         }
         Ok(report)
     }

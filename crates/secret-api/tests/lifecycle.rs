@@ -596,3 +596,27 @@ async fn expired_grants_are_removed_and_recorded() {
     assert_eq!(revoked.len(), 1);
     assert_eq!(revoked[0].entry.action, "GRANT_EXPIRED");
 }
+
+#[tokio::test]
+async fn jobs_walk_past_the_first_page() {
+    let (t, clock) = TestService::with_manual_clock().await;
+    let inbox = Inbox::default();
+    let n = secret_store::lifecycle::PAGE + 7;
+    for i in 0..n {
+        let mut p = CreateSecretParams::new(
+            format!("MANY_{i:04}"),
+            SecretScope::Organization,
+            api_key("sk-many-0123456789"),
+        );
+        // Several secrets share an expiry instant, so paging must break ties by id.
+        p.expires_at = Some(t0() + Duration::days(20) + Duration::minutes((i % 50) as i64));
+        t.service.create_secret(p, &ctx()).await.unwrap();
+    }
+    clock.set(t0() + Duration::days(1));
+    let report = t.service.run_expiry_notices(&inbox).await.unwrap();
+    assert_eq!((report.examined, report.acted), (n, n));
+    assert_eq!(inbox.0.lock().unwrap().len() as u64, n);
+    // A second run reads every page again and sends nothing.
+    let report = t.service.run_expiry_notices(&inbox).await.unwrap();
+    assert_eq!((report.examined, report.acted), (n, 0));
+}

@@ -19,6 +19,7 @@ pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};
 pub use joblock::JobLock;
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
+pub use lifecycle::JobScan;
 pub use secrets::{
     MetadataChange, NewSecret, NewVersion, SecretFilter, SecretRecord, SecretRepository,
     VersionAdvance, VersionRecord, WriteTx,

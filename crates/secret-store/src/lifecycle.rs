@@ -24,78 +24,166 @@ use crate::error::{StoreError, StoreResult};
 use crate::secrets::{SecretRepository, VersionRecord, WriteTx, to_record, to_version};
 
 /// The most rows one job step reads at once.
-const PAGE: u64 = 500;
+pub const PAGE: u64 = 500;
 
-impl SecretRepository {
-    /// Live secrets whose expiry lies in `(now, until]`, soonest first.
-    pub async fn expiring_between(
-        &self,
+/// Which secrets a job walks through, and how far it has got: pages in a stable order
+/// (the due date, then the id), each page starting after the last row of the one before,
+/// so rows that leave the set while the job works (marked, rotated, purged) shift nothing
+/// and rows that stay (already notified) are not read again in the same run.
+#[derive(Debug, Clone)]
+pub struct JobScan {
+    query: ScanQuery,
+    cursor: Option<(DateTime<Utc>, String)>,
+    done: bool,
+}
+
+/// A scan's condition, its ordering column, and how to read that column from a row.
+type ScanPlan = (
+    Condition,
+    secrets::Column,
+    fn(&SecretMetadata) -> Option<DateTime<Utc>>,
+);
+
+#[derive(Debug, Clone, Copy)]
+enum ScanQuery {
+    Expiring {
         now: DateTime<Utc>,
         until: DateTime<Utc>,
-    ) -> StoreResult<Vec<SecretMetadata>> {
-        use secrets::Column as C;
-        self.metadata_where(
-            Condition::all()
-                .add(C::DeletedAt.is_null())
-                .add(C::ExpiresAt.gt(now))
-                .add(C::ExpiresAt.lte(until)),
-            C::ExpiresAt,
-        )
-        .await
+    },
+    NewlyExpired {
+        now: DateTime<Utc>,
+    },
+    RotationDue {
+        now: DateTime<Utc>,
+    },
+    Purgeable {
+        now: DateTime<Utc>,
+    },
+}
+
+impl JobScan {
+    fn new(query: ScanQuery) -> Self {
+        JobScan {
+            query,
+            cursor: None,
+            done: false,
+        }
+    }
+
+    /// Live secrets whose expiry lies in `(now, until]`, soonest first.
+    pub fn expiring(now: DateTime<Utc>, until: DateTime<Utc>) -> Self {
+        Self::new(ScanQuery::Expiring { now, until })
     }
 
     /// Live secrets past their expiry that are not yet marked expired.
-    pub async fn newly_expired(&self, now: DateTime<Utc>) -> StoreResult<Vec<SecretMetadata>> {
-        use secrets::Column as C;
-        self.metadata_where(
-            Condition::all()
-                .add(C::DeletedAt.is_null())
-                .add(C::ExpiresAt.lte(now))
-                .add(C::ExpiredAt.is_null()),
-            C::ExpiresAt,
-        )
-        .await
+    pub fn newly_expired(now: DateTime<Utc>) -> Self {
+        Self::new(ScanQuery::NewlyExpired { now })
     }
 
     /// Live secrets whose rotation is due at `now`, not waiting for a retry and not
     /// claimed by a running rotation.
-    pub async fn rotation_due(&self, now: DateTime<Utc>) -> StoreResult<Vec<SecretMetadata>> {
-        use secrets::Column as C;
-        self.metadata_where(
-            Condition::all()
-                .add(C::DeletedAt.is_null())
-                .add(C::RotationEnabled.eq(true))
-                .add(C::NextRotationAt.lte(now))
-                .add(
-                    Condition::any()
-                        .add(C::RotationRetryAt.is_null())
-                        .add(C::RotationRetryAt.lte(now)),
-                )
-                .add(
-                    Condition::any()
-                        .add(C::RotationClaimedUntil.is_null())
-                        .add(C::RotationClaimedUntil.lt(now)),
-                ),
-            C::NextRotationAt,
-        )
-        .await
+    pub fn rotation_due(now: DateTime<Utc>) -> Self {
+        Self::new(ScanQuery::RotationDue { now })
     }
 
     /// Soft-deleted secrets whose recovery deadline has passed.
-    pub async fn purgeable(&self, now: DateTime<Utc>) -> StoreResult<Vec<SecretMetadata>> {
-        use secrets::Column as C;
-        self.metadata_where(
-            Condition::all()
-                .add(C::DeletedAt.is_not_null())
-                .add(C::RecoveryDeadline.lte(now)),
-            C::RecoveryDeadline,
-        )
-        .await
+    pub fn purgeable(now: DateTime<Utc>) -> Self {
+        Self::new(ScanQuery::Purgeable { now })
     }
 
-    /// Secrets holding more than `min_versions` versions (candidates for retention).
-    pub async fn with_versions_over(&self, min_versions: i64) -> StoreResult<Vec<SecretMetadata>> {
-        let ids: Vec<String> = versions::Entity::find()
+    /// The condition, the ordering column, and how to read that column from a row.
+    fn plan(&self) -> ScanPlan {
+        use secrets::Column as C;
+        match self.query {
+            ScanQuery::Expiring { now, until } => (
+                Condition::all()
+                    .add(C::DeletedAt.is_null())
+                    .add(C::ExpiresAt.gt(now))
+                    .add(C::ExpiresAt.lte(until)),
+                C::ExpiresAt,
+                |m| m.expires_at,
+            ),
+            ScanQuery::NewlyExpired { now } => (
+                Condition::all()
+                    .add(C::DeletedAt.is_null())
+                    .add(C::ExpiresAt.lte(now))
+                    .add(C::ExpiredAt.is_null()),
+                C::ExpiresAt,
+                |m| m.expires_at,
+            ),
+            ScanQuery::RotationDue { now } => (
+                Condition::all()
+                    .add(C::DeletedAt.is_null())
+                    .add(C::RotationEnabled.eq(true))
+                    .add(C::NextRotationAt.lte(now))
+                    .add(
+                        Condition::any()
+                            .add(C::RotationRetryAt.is_null())
+                            .add(C::RotationRetryAt.lte(now)),
+                    )
+                    .add(
+                        Condition::any()
+                            .add(C::RotationClaimedUntil.is_null())
+                            .add(C::RotationClaimedUntil.lt(now)),
+                    ),
+                C::NextRotationAt,
+                |m| m.next_rotation_at,
+            ),
+            ScanQuery::Purgeable { now } => (
+                Condition::all()
+                    .add(C::DeletedAt.is_not_null())
+                    .add(C::RecoveryDeadline.lte(now)),
+                C::RecoveryDeadline,
+                |m| m.recovery_deadline,
+            ),
+        }
+    }
+}
+
+impl SecretRepository {
+    /// The next page of `scan`; empty when it is done.
+    pub async fn next_page(&self, scan: &mut JobScan) -> StoreResult<Vec<SecretMetadata>> {
+        if scan.done {
+            return Ok(Vec::new());
+        }
+        let (mut cond, order, key) = scan.plan();
+        if let Some((at, id)) = &scan.cursor {
+            cond = cond.add(
+                Condition::any().add(order.gt(*at)).add(
+                    Condition::all()
+                        .add(order.eq(*at))
+                        .add(secrets::Column::Id.gt(id.as_str())),
+                ),
+            );
+        }
+        let rows = secrets::Entity::find()
+            .filter(cond)
+            .order_by_asc(order)
+            .order_by_asc(secrets::Column::Id)
+            .limit(PAGE)
+            .all(self.database().conn())
+            .await?
+            .into_iter()
+            .map(|m| to_record(m).map(|r| r.metadata))
+            .collect::<StoreResult<Vec<_>>>()?;
+        scan.done = (rows.len() as u64) < PAGE;
+        scan.cursor = rows
+            .last()
+            .and_then(|m| key(m).map(|at| (at, m.id.clone())));
+        if scan.cursor.is_none() {
+            scan.done = true;
+        }
+        Ok(rows)
+    }
+
+    /// Up to a page of secrets holding more than `min_versions` versions, with ids after
+    /// `after` (candidates for retention), in id order.
+    pub async fn with_versions_over(
+        &self,
+        min_versions: i64,
+        after: Option<&str>,
+    ) -> StoreResult<Vec<SecretMetadata>> {
+        let mut query = versions::Entity::find()
             .select_only()
             .column(versions::Column::SecretId)
             .group_by(versions::Column::SecretId)
@@ -103,16 +191,20 @@ impl SecretRepository {
                 Func::count(Expr::col(versions::Column::Id)),
                 min_versions,
             ))
-            .limit(PAGE)
-            .into_tuple()
-            .all(self.database().conn())
-            .await?;
-        Ok(self
+            .order_by_asc(versions::Column::SecretId)
+            .limit(PAGE);
+        if let Some(after) = after {
+            query = query.filter(versions::Column::SecretId.gt(after));
+        }
+        let ids: Vec<String> = query.into_tuple().all(self.database().conn()).await?;
+        let mut out: Vec<SecretMetadata> = self
             .find_many(&ids)
             .await?
             .into_iter()
             .map(|r| r.metadata)
-            .collect())
+            .collect();
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
     }
 
     /// Every version of a secret, oldest first.
@@ -128,23 +220,33 @@ impl SecretRepository {
     }
 
     /// Grants whose expiry has passed.
-    pub async fn expired_grants(&self, now: DateTime<Utc>) -> StoreResult<Vec<AccessGrant>> {
-        let ids: Vec<String> = grants::Entity::find()
+    /// Grants past their expiry on up to a page of secrets with ids after `after`, in
+    /// secret id order.
+    pub async fn expired_grants(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<&str>,
+    ) -> StoreResult<Vec<AccessGrant>> {
+        let mut query = grants::Entity::find()
             .select_only()
             .column(grants::Column::SecretId)
             .distinct()
             .filter(grants::Column::ExpiresAt.lte(now))
-            .limit(PAGE)
-            .into_tuple()
-            .all(self.database().conn())
-            .await?;
+            .order_by_asc(grants::Column::SecretId)
+            .limit(PAGE);
+        if let Some(after) = after {
+            query = query.filter(grants::Column::SecretId.gt(after));
+        }
+        let ids: Vec<String> = query.into_tuple().all(self.database().conn()).await?;
         let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-        Ok(self
+        let mut out: Vec<AccessGrant> = self
             .grants_on(&refs)
             .await?
             .into_iter()
             .filter(|g| g.expires_at.is_some_and(|at| at <= now))
-            .collect())
+            .collect();
+        out.sort_by(|a, b| a.secret_id.cmp(&b.secret_id));
+        Ok(out)
     }
 
     /// Claims a due rotation of `id` until `until`: true if this caller holds the claim.
@@ -205,23 +307,6 @@ impl SecretRepository {
             .exec(self.database().conn())
             .await?;
         Ok(())
-    }
-
-    async fn metadata_where(
-        &self,
-        cond: Condition,
-        order: secrets::Column,
-    ) -> StoreResult<Vec<SecretMetadata>> {
-        secrets::Entity::find()
-            .filter(cond)
-            .order_by_asc(order)
-            .order_by_asc(secrets::Column::Id)
-            .limit(PAGE)
-            .all(self.database().conn())
-            .await?
-            .into_iter()
-            .map(|m| to_record(m).map(|r| r.metadata))
-            .collect()
     }
 }
 
