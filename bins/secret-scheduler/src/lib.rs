@@ -61,6 +61,14 @@ pub struct SchedulerSettings {
     /// The rotation `webhook` handler's endpoint (HTTPS, or http on loopback).
     #[arg(long, env = "SECRETS_ROTATION_WEBHOOK_URL")]
     pub rotation_webhook_url: Option<String>,
+    /// The rotation `webhook` handler's test endpoint: receives the new value before it
+    /// becomes current and must answer 2xx (HTTPS, or http on loopback).
+    #[arg(
+        long,
+        env = "SECRETS_ROTATION_WEBHOOK_TEST_URL",
+        requires = "rotation_webhook_url"
+    )]
+    pub rotation_webhook_test_url: Option<String>,
     /// File holding the key that signs webhook requests (X-Signature-256).
     #[arg(long, env = "SECRETS_WEBHOOK_SECRET_FILE")]
     pub webhook_secret_file: Option<std::path::PathBuf>,
@@ -440,10 +448,14 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
         let key = signing_key
             .clone()
             .context("--rotation-webhook-url needs --webhook-secret-file")?;
-        handlers.register(Arc::new(
-            WebhookRotationHandler::new(url, key, Duration::from_secs(10))
-                .map_err(|e| anyhow!("rotation webhook: {e}"))?,
-        ));
+        let mut handler = WebhookRotationHandler::new(url, key, Duration::from_secs(10))
+            .map_err(|e| anyhow!("rotation webhook: {e}"))?;
+        if let Some(test_url) = &s.rotation_webhook_test_url {
+            handler = handler
+                .with_test_url(test_url)
+                .map_err(|e| anyhow!("rotation webhook test URL: {e}"))?;
+        }
+        handlers.register(Arc::new(handler));
     }
     Ok(Scheduler {
         service,
