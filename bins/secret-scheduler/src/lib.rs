@@ -18,7 +18,7 @@ use secret_lifecycle::notification::{
 use secret_lifecycle::rotation::{
     HandlerRegistry, RandomConfig, RandomHandler, WebhookRotationHandler,
 };
-use secret_server::Settings;
+use secret_server::StoreSettings;
 use secret_store::JobLock;
 
 /// The secret manager's scheduler.
@@ -26,7 +26,7 @@ use secret_store::JobLock;
 #[command(name = "secret-scheduler", version, about)]
 pub struct Cli {
     #[command(flatten)]
-    pub settings: Settings,
+    pub settings: StoreSettings,
     #[command(flatten)]
     pub scheduler: SchedulerSettings,
     /// Log format: human-readable text or JSON lines.

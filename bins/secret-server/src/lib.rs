@@ -38,17 +38,10 @@ pub enum LogFormat {
     Json,
 }
 
-/// Settings shared by every subcommand.
+/// Where the data lives and how it is unlocked: the settings every binary shares
+/// (`secret-server` and `secret-scheduler`).
 #[derive(Debug, Clone, Args)]
-pub struct Settings {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "SECRETS_BIND",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    pub bind: SocketAddr,
+pub struct StoreSettings {
     /// Directory for the default SQLite database and dev-mode keys.
     #[arg(
         long,
@@ -67,6 +60,21 @@ pub struct Settings {
     /// File holding the master key (alternative to SECRETS_MASTER_KEY).
     #[arg(long, env = "SECRETS_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+}
+
+/// The server's settings: the shared store settings plus listening and tokens.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    #[command(flatten)]
+    pub store: StoreSettings,
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "SECRETS_BIND",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    pub bind: SocketAddr,
     /// File holding the HS256 token key (alternative to SECRETS_JWT_SECRET).
     #[arg(long, env = "SECRETS_JWT_SECRET_FILE", global = true)]
     pub jwt_secret_file: Option<PathBuf>,
@@ -195,13 +203,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let runtime = runtime()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(cli.settings)),
-        Command::Migrate => runtime.block_on(migrate(&cli.settings)),
+        Command::Migrate => runtime.block_on(migrate(&cli.settings.store)),
         Command::Token(TokenCommand::Issue(args)) => issue_token(&cli.settings, &args),
-        Command::Audit(AuditCommand::Verify) => runtime.block_on(verify_audit(&cli.settings)),
+        Command::Audit(AuditCommand::Verify) => runtime.block_on(verify_audit(&cli.settings.store)),
     }
 }
 
-impl Settings {
+impl StoreSettings {
     /// The database URL: the flag, or SQLite in the data directory.
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| {
@@ -212,7 +220,7 @@ impl Settings {
         })
     }
 
-    fn ensure_data_dir(&self) -> Result<()> {
+    pub fn ensure_data_dir(&self) -> Result<()> {
         std::fs::create_dir_all(&self.data_dir)
             .with_context(|| format!("creating the data directory {}", self.data_dir.display()))
     }
@@ -245,7 +253,9 @@ impl Settings {
         }
         MasterKeyMaterial::from_file(&path).map_err(|e| anyhow!("{e}"))
     }
+}
 
+impl Settings {
     /// The HS256 secret: SECRETS_JWT_SECRET, the secret file, or (dev) a generated one.
     fn jwt_secret(&self) -> Result<Option<Vec<u8>>> {
         let from_env = std::env::var("SECRETS_JWT_SECRET")
@@ -257,9 +267,9 @@ impl Settings {
             }
             (Some(path), None) => Ok(Some(read_key_file(path)?)),
             (None, Some(v)) => Ok(Some(v.into_bytes())),
-            (None, None) if self.dev && self.jwt_public_key_file.is_none() => {
-                self.ensure_data_dir()?;
-                let path = self.data_dir.join("jwt.secret");
+            (None, None) if self.store.dev && self.jwt_public_key_file.is_none() => {
+                self.store.ensure_data_dir()?;
+                let path = self.store.data_dir.join("jwt.secret");
                 if !path.exists() {
                     let mut bytes = [0u8; 48];
                     getrandom::fill(&mut bytes).map_err(|e| anyhow!("no random source: {e}"))?;
@@ -337,7 +347,7 @@ fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
 
 /// Connects to the configured database (creating the data directory for SQLite) and runs
 /// migrations.
-pub async fn connect(settings: &Settings) -> Result<Database> {
+pub async fn connect(settings: &StoreSettings) -> Result<Database> {
     if settings.database_url.is_none() {
         settings.ensure_data_dir()?;
     }
@@ -350,7 +360,7 @@ pub async fn connect(settings: &Settings) -> Result<Database> {
     Ok(db)
 }
 
-async fn verify_audit(settings: &Settings) -> Result<()> {
+async fn verify_audit(settings: &StoreSettings) -> Result<()> {
     let db = connect(settings).await?;
     let store = secret_store::AuditStore::new(db);
     match secret_audit::verify_chain(&store).await {
@@ -364,21 +374,21 @@ async fn verify_audit(settings: &Settings) -> Result<()> {
     }
 }
 
-async fn migrate(settings: &Settings) -> Result<()> {
+async fn migrate(settings: &StoreSettings) -> Result<()> {
     connect(settings).await?;
     tracing::info!("migrations applied");
     Ok(())
 }
 
 async fn serve(settings: Settings) -> Result<()> {
-    if settings.dev {
+    if settings.store.dev {
         tracing::warn!(
             "running in dev mode: generated keys in the data directory, not for production"
         );
     }
-    let master_key = settings.master_key()?;
+    let master_key = settings.store.master_key()?;
     let verifier = settings.token_verifier()?;
-    let db = connect(&settings).await?;
+    let db = connect(&settings.store).await?;
     let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
         .await
         .map_err(|e| anyhow!("{e}"))?;
