@@ -242,8 +242,11 @@ impl WebhookNotifier {
         if key.is_empty() {
             return Err(NotifyError::Config("the signing key is empty".into()));
         }
+        // No redirects: a 3xx would resend the signed body (for a test step, the new
+        // value) to wherever Location points, past the https-or-loopback check.
         let client = reqwest::Client::builder()
             .timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|_| NotifyError::Config("the HTTP client could not be built".into()))?;
         Ok(WebhookNotifier {

@@ -177,7 +177,17 @@ impl RotationHandler for RandomHandler {
         subject: &RotationSubject,
         current: &SecretValue,
     ) -> Result<SecretValue, SecretError> {
-        let fresh = self.generate()?;
+        let mut fresh = self.generate()?;
+        // A repeat of the current value is astronomically unlikely; rule it out anyway.
+        let same = |f: &str| match current.expose_secret() {
+            AnySecretValue::ApiKey(k) => k.key == f,
+            AnySecretValue::Generic(g) => g.value == f,
+            AnySecretValue::UsernamePassword(u) => u.password == f,
+            _ => false,
+        };
+        while same(&fresh) {
+            fresh = self.generate()?;
+        }
         let value = match current.expose_secret() {
             AnySecretValue::ApiKey(_) => AnySecretValue::ApiKey(ApiKeySecret {
                 key: fresh.to_string(),
@@ -252,8 +262,11 @@ impl WebhookRotationHandler {
         if key.is_empty() {
             return Err(SecretError::validation("key", "must not be empty"));
         }
+        // No redirects: a 3xx would resend the signed body (for a test step, the new
+        // value) to wherever Location points, past the https-or-loopback check.
         let client = reqwest::Client::builder()
             .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|_| SecretError::internal("the HTTP client could not be built"))?;
         Ok(WebhookRotationHandler {
