@@ -319,15 +319,8 @@ impl SecretService {
                 id: meta.id.clone(),
                 version: meta.current_version,
             })?;
-        let old = backend
-            .retrieve_value(
-                ValueTarget {
-                    secret_id: &meta.id,
-                    secret_name: &meta.name,
-                    version: meta.current_version,
-                },
-                &current.stored,
-            )
+        let old = self
+            .retrieve(meta, meta.current_version, &current.stored)
             .await?;
         let new = handler.rotate(&subject, &old).await?;
         let checked = check_value(meta.secret_type, new, now)?;

@@ -469,14 +469,21 @@ impl SecretService {
             _ if denials_only => return err,
             _ => event.failed(&err),
         };
+        self.record_refusal_or_failure(event, ctx).await;
+        err
+    }
+
+    /// Writes the record of an operation that did not happen. The caller answers with
+    /// the operation's own error either way, so an audit failure here is logged, not
+    /// returned.
+    async fn record_refusal_or_failure(&self, event: AuditEvent, ctx: &SecretContext) {
         let entry = self.entry(event, ctx);
         if let Err(audit_err) = self.write_audit(vec![entry], Vec::new()).await {
             tracing::error!(
                 error = %audit_err.internal_cause().unwrap_or("audit write failed"),
-                "the audit record of a failed operation could not be written"
+                "the audit record of a refused or failed operation could not be written"
             );
         }
-        err
     }
 
     /// Records a value read refused before it reached the service (rate limited) as
@@ -500,13 +507,8 @@ impl SecretService {
         {
             event.set_secret(&rec.metadata);
         }
-        let entry = self.entry(event.denied(&reason), ctx);
-        if let Err(audit_err) = self.write_audit(vec![entry], Vec::new()).await {
-            tracing::error!(
-                error = %audit_err.internal_cause().unwrap_or("audit write failed"),
-                "the audit record of a refused read could not be written"
-            );
-        }
+        self.record_refusal_or_failure(event.denied(&reason), ctx)
+            .await;
         err
     }
 
@@ -868,7 +870,7 @@ impl SecretService {
             .collect())
     }
 
-    async fn retrieve(
+    pub(crate) async fn retrieve(
         &self,
         meta: &SecretMetadata,
         version: i64,
