@@ -26,6 +26,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use zeroize::{Zeroize, Zeroizing};
 
+pub use self::connection::parse_connection_facts;
 pub use self::mask::MASK;
 pub use self::types::{
     ApiKeySecret, CertificateSecret, ConnectionStringSecret, EnvVariableSetSecret, GenericSecret,
