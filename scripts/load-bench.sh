@@ -67,4 +67,4 @@ done
 # Every value read above left a durable SECRET_READ record; the chain must still verify.
 DB_ARGS=()
 [ -n "${SECRETS_DATABASE_URL:-}" ] && DB_ARGS=(--database-url "$SECRETS_DATABASE_URL")
-echo "audit: $("$BIN" --data-dir "$WORK/data" "${DB_ARGS[@]}" audit verify)"
+echo "audit: $("$BIN" --dev --data-dir "$WORK/data" "${DB_ARGS[@]}" audit verify)"

@@ -10,7 +10,8 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             tracing::error!(error = %err, "secret-server failed");
-            std::process::ExitCode::FAILURE
+            // `audit verify` tells a broken chain (1) from one it could not check (2).
+            std::process::ExitCode::from(secret_server::exit_code(&err))
         }
     }
 }

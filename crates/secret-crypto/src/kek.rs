@@ -7,6 +7,7 @@ use aes_gcm::{Aes256Gcm, KeyInit};
 use subtle::ConstantTimeEq;
 use zeroize::{ZeroizeOnDrop, Zeroizing};
 
+use crate::chain_key::ChainKey;
 use crate::dek::Dek;
 use crate::envelope::{self, AadBuilder};
 use crate::error::CryptoError;
@@ -20,6 +21,8 @@ const KEY_CHECK_AAD: &[u8] = b"secret-manager/key-check/v1";
 const KEY_CHECK_LABEL: &[u8] = b"secret-manager key check value";
 /// Domain label of the associated data of wrapped data-encryption keys.
 const DEK_WRAP_AAD_LABEL: &str = "secret-manager/dek-wrap/v1";
+/// Domain label of the associated data of the wrapped audit chain key.
+const CHAIN_KEY_WRAP_AAD_LABEL: &str = "secret-manager/audit-chain-key-wrap/v1";
 
 /// A key-encryption key (KEK): wraps data-encryption keys, never encrypts values.
 ///
@@ -70,6 +73,36 @@ impl Kek {
         Dek::from_slice(&bytes)
     }
 
+    /// Wraps the audit chain key for storage, bound to its id and to the sequence number of
+    /// the first record it tags: editing either in the database makes the wrap fail to open.
+    pub fn wrap_chain_key(
+        &self,
+        key_id: &str,
+        keyed_from_seq: i64,
+        key: &ChainKey,
+    ) -> Result<Vec<u8>, CryptoError> {
+        envelope::seal(
+            &self.cipher,
+            &chain_key_aad(key_id, keyed_from_seq),
+            key.expose_bytes(),
+        )
+    }
+
+    /// Unwraps a chain key wrapped by [`Kek::wrap_chain_key`] for the same id and keyed start.
+    pub fn unwrap_chain_key(
+        &self,
+        key_id: &str,
+        keyed_from_seq: i64,
+        wrapped: &[u8],
+    ) -> Result<ChainKey, CryptoError> {
+        let bytes = envelope::open(
+            &self.cipher,
+            &chain_key_aad(key_id, keyed_from_seq),
+            wrapped,
+        )?;
+        ChainKey::from_slice(&bytes)
+    }
+
     /// Re-wraps a data-encryption key from this key to `new_kek` (master-key rotation).
     pub fn rewrap_dek(
         &self,
@@ -94,6 +127,14 @@ impl ZeroizeOnDrop for Kek {}
 fn wrap_aad(key_id: &str) -> Vec<u8> {
     AadBuilder::new(DEK_WRAP_AAD_LABEL)
         .bytes(key_id.as_bytes())
+        .finish()
+}
+
+/// Associated data of the wrapped chain key: binds its id and its keyed start.
+fn chain_key_aad(key_id: &str, keyed_from_seq: i64) -> Vec<u8> {
+    AadBuilder::new(CHAIN_KEY_WRAP_AAD_LABEL)
+        .bytes(key_id.as_bytes())
+        .i64(keyed_from_seq)
         .finish()
 }
 
@@ -195,6 +236,44 @@ mod tests {
         let unwrapped = kek(2).unwrap_dek("dek-a", &rewrapped).unwrap();
         assert_eq!(unwrapped.expose_bytes(), dek.expose_bytes());
         assert!(kek(1).unwrap_dek("dek-a", &rewrapped).is_err());
+    }
+
+    #[test]
+    fn wrapped_chain_key_unwraps_to_the_same_key() {
+        let key = ChainKey::generate().unwrap();
+        let wrapped = kek(1).wrap_chain_key("ack-a", 7, &key).unwrap();
+        let unwrapped = kek(1).unwrap_chain_key("ack-a", 7, &wrapped).unwrap();
+        assert_eq!(unwrapped.expose_bytes(), key.expose_bytes());
+        assert!(
+            !wrapped
+                .windows(secret_core::audit::CHAIN_KEY_LEN)
+                .any(|w| w == key.expose_bytes())
+        );
+    }
+
+    #[test]
+    fn wrapped_chain_key_is_bound_to_its_id_its_keyed_start_and_its_kek() {
+        let key = ChainKey::generate().unwrap();
+        let wrapped = kek(1).wrap_chain_key("ack-a", 7, &key).unwrap();
+        for result in [
+            kek(1).unwrap_chain_key("ack-b", 7, &wrapped),
+            // Moving the keyed start (to pass keyed records off as unkeyed) breaks the wrap.
+            kek(1).unwrap_chain_key("ack-a", 8, &wrapped),
+            kek(1).unwrap_chain_key("ack-a", i64::MAX, &wrapped),
+            kek(2).unwrap_chain_key("ack-a", 7, &wrapped),
+        ] {
+            assert!(matches!(result, Err(CryptoError::Decrypt)));
+        }
+    }
+
+    #[test]
+    fn a_wrapped_dek_is_not_a_chain_key_and_back() {
+        let dek_wrap = kek(1).wrap_dek("k", &Dek::generate().unwrap()).unwrap();
+        assert!(kek(1).unwrap_chain_key("k", 0, &dek_wrap).is_err());
+        let chain_wrap = kek(1)
+            .wrap_chain_key("k", 0, &ChainKey::generate().unwrap())
+            .unwrap();
+        assert!(kek(1).unwrap_dek("k", &chain_wrap).is_err());
     }
 
     #[test]

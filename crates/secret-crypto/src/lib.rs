@@ -3,9 +3,11 @@
 //! The operator's master key ([`MasterKeyMaterial`]) yields a key-encryption key ([`Kek`]),
 //! directly or through argon2id ([`KdfParams`]). The KEK wraps random data-encryption keys
 //! ([`Dek`]), which encrypt secret values with AES-256-GCM bound to (secret id, version,
-//! key id). A [`KeyRing`] holds the unwrapped DEKs at run time. This crate does no I/O
+//! key id). A [`KeyRing`] holds the unwrapped DEKs at run time. The KEK also wraps the
+//! [`ChainKey`] that tags the audit chain with HMAC-SHA256. This crate does no I/O
 //! beyond reading the master key file: the store persists what it produces.
 
+mod chain_key;
 mod dek;
 mod envelope;
 mod error;
@@ -14,6 +16,7 @@ mod kek;
 mod keyring;
 mod master;
 
+pub use chain_key::{ChainKey, new_chain_key_id};
 pub use dek::{DEK_LEN, Dek, ValueAad};
 pub use error::{CryptoError, MasterKeyKind};
 pub use kdf::KdfParams;

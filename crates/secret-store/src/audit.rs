@@ -6,6 +6,11 @@
 //! write lock, PostgreSQL's row lock), reads the head, links the new entries to it, inserts
 //! them in one multi-row statement and moves the head, all in the caller's transaction. So
 //! the chain has one order across every process sharing the database.
+//!
+//! Every record appended is tagged with HMAC-SHA256 under the audit chain key
+//! ([`crate::chain_key`]); an append fails, writing nothing, when the key is missing from the
+//! database or not loaded in this process, or when the head lies before the keyed start.
+//! Records from before the chain was keyed keep their unkeyed hashes.
 
 use std::collections::BTreeMap;
 
@@ -15,10 +20,11 @@ use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use secret_core::audit::{AuditEntry, AuditRecord, chain_hash};
+use secret_core::audit::{AuditEntry, AuditRecord};
 use secret_core::model::{AccessGrant, Page, SecretMetadata, SecretUsageInfo};
 use secret_core::{AuditOutcome, SecretAuditEventType};
 
+use crate::chain_key::{AuditChainKey, ChainKeyError};
 use crate::db::Database;
 use crate::entity::{
     audit_chain_head as head, secret_audit_logs as logs, secret_usage as usage,
@@ -29,7 +35,7 @@ use crate::grants::grants_on;
 use crate::secrets::{WriteTx, parse, to_record};
 
 /// The id of the chain head's one row.
-const HEAD_ID: i32 = 1;
+pub(crate) const HEAD_ID: i32 = 1;
 
 /// Rows per multi-row INSERT: well under SQLite's and PostgreSQL's bind-parameter limits.
 const INSERT_CHUNK: usize = 400;
@@ -167,11 +173,26 @@ async fn append<C: ConnectionTrait>(
             .one(conn)
             .await?
             .ok_or_else(|| StoreError::corrupt("audit_chain_head", "the head row is missing"))?;
+        let key = AuditChainKey::of(conn).await.map_err(|e| match e {
+            ChainKeyError::Store(e) => e,
+            other => StoreError::Domain(secret_core::SecretError::internal(other)),
+        })?;
+        if current.seq + 1 < key.keyed_from_seq() {
+            return Err(StoreError::corrupt(
+                "audit_chain_head",
+                format!(
+                    "the chain's head (record {}) lies before its keyed start (record {}): \
+                     records were removed; run `secret-server audit verify`",
+                    current.seq,
+                    key.keyed_from_seq()
+                ),
+            ));
+        }
         let (mut seq, mut prev) = (current.seq, current.hash);
         let mut rows = Vec::with_capacity(entries.len());
         for e in entries {
             seq += 1;
-            let hash = chain_hash(seq, &prev, e);
+            let hash = key.mac(seq, &prev, e);
             rows.push(to_model(
                 seq,
                 std::mem::replace(&mut prev, hash.clone()),
@@ -290,6 +311,12 @@ impl AuditStore {
         Ok(())
     }
 
+    /// The audit chain key of this store's database as this process loaded it (the key
+    /// manager loads it at start), for verification.
+    pub async fn chain_key(&self) -> Result<AuditChainKey, ChainKeyError> {
+        AuditChainKey::of(self.db.conn()).await
+    }
+
     /// The chain's head.
     pub async fn head(&self) -> StoreResult<ChainHead> {
         let h = head::Entity::find_by_id(HEAD_ID)
@@ -357,7 +384,7 @@ impl AuditStore {
         let items = logs::Entity::find()
             .filter(cond)
             .order_by_desc(C::Seq)
-            .offset((page - 1) * filter.limit)
+            .offset(secret_core::model::page_offset(page, filter.limit))
             .limit(filter.limit)
             .all(self.db.conn())
             .await?

@@ -9,22 +9,40 @@
 //!   moves values to the active key a batch per transaction (safe to interrupt and rerun);
 //!   when nothing references a ROTATING key it becomes RETIRED (decrypt only), and
 //!   [`KeyManager::destroy_unreferenced_keys`] erases retired keys nothing references.
-//! - Master-key rotation re-wraps the DEKs only (cost O(keys), not O(values)).
+//! - Master-key rotation re-wraps the DEKs and the audit chain key only (cost O(keys), not
+//!   O(values)).
+//! - The audit chain key (see [`crate::chain_key`]) is created at the first start on a
+//!   database, keyed from one past the chain's head, and unwrapped at every start; it is
+//!   re-wrapped, never changed, when the master key rotates.
+//! - Several processes share one database: before anything new is wrapped (a new DEK, the
+//!   chain key, a master-key rotation) the key-check value is re-read inside the writing
+//!   transaction, with its row locked, and the operation refused without writing if it no
+//!   longer matches the KEK this process holds (another process rotated the master key).
+//!   The keys are re-read in that transaction too, so a rotation builds on the current ones.
+//! - A key is destroyed only when no version and no pending rotation version references it.
 
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use secret_core::KeyStatus;
-use secret_crypto::{Dek, KdfParams, Kek, KeyRing, MasterKeyMaterial, new_key_id};
+use secret_core::{KeyStatus, SecretError};
+use secret_crypto::{
+    ChainKey, CryptoError, Dek, KdfParams, Kek, KeyRing, MasterKeyMaterial, new_chain_key_id,
+    new_key_id,
+};
 use zeroize::Zeroizing;
 
+use crate::audit::HEAD_ID;
+use crate::chain_key::{AuditChainKey, CHAIN_KEY_ROW_ID, ChainKeyError, read_row};
 use crate::db::Database;
-use crate::entity::{crypto_settings, encryption_keys, secret_versions};
+use crate::entity::{
+    audit_chain_head, audit_chain_key, crypto_settings, encryption_keys, secret_pending_versions,
+    secret_versions, secrets,
+};
 use crate::error::{StoreError, StoreResult};
 
 const SETTINGS_ID: i32 = 1;
@@ -50,11 +68,12 @@ pub struct KeyInfo {
     pub retired_at: Option<chrono::DateTime<Utc>>,
 }
 
-/// Holds the key-encryption key and the unwrapped data-encryption keys.
+/// Holds the key-encryption key, the unwrapped data-encryption keys and the audit chain key.
 pub struct KeyManager {
     db: Database,
     kek: RwLock<Arc<Kek>>,
     ring: RwLock<KeyRing>,
+    chain: AuditChainKey,
 }
 
 impl std::fmt::Debug for KeyManager {
@@ -67,6 +86,104 @@ fn lock_poisoned() -> StoreError {
     StoreError::Domain(secret_core::SecretError::internal(
         "key manager lock poisoned",
     ))
+}
+
+/// The refusal when the database's key-check value no longer matches this process's KEK.
+fn master_key_changed() -> StoreError {
+    StoreError::Domain(SecretError::Conflict {
+        message: "the master key was rotated (by another process) since this key manager \
+                  opened the key hierarchy: nothing was written; reopen it with the new \
+                  master key"
+            .to_string(),
+    })
+}
+
+/// Locks the crypto settings row for the rest of `conn`'s transaction (a no-op UPDATE:
+/// SQLite's write lock, PostgreSQL's row lock, which a master-key rotation also takes),
+/// then checks that the stored key-check value is still `kek`'s. A mismatch is
+/// [`master_key_changed`].
+async fn lock_and_check_kcv<C: ConnectionTrait>(conn: &C, kek: &Kek) -> StoreResult<()> {
+    let locked = crypto_settings::Entity::update_many()
+        .col_expr(
+            crypto_settings::Column::UpdatedAt,
+            Expr::col(crypto_settings::Column::UpdatedAt),
+        )
+        .filter(crypto_settings::Column::Id.eq(SETTINGS_ID))
+        .exec(conn)
+        .await?;
+    if locked.rows_affected != 1 {
+        return Err(StoreError::corrupt(
+            "crypto_settings",
+            "the settings row is missing",
+        ));
+    }
+    let settings = crypto_settings::Entity::find_by_id(SETTINGS_ID)
+        .one(conn)
+        .await?
+        .ok_or_else(|| StoreError::corrupt("crypto_settings", "the settings row is missing"))?;
+    match kek.verify_key_check(&settings.key_check) {
+        Ok(()) => Ok(()),
+        Err(CryptoError::WrongMasterKey) => Err(master_key_changed()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The KEK `material` derives with the stored settings, checked against the key-check value.
+fn derive_checked(
+    material: &MasterKeyMaterial,
+    settings: &crypto_settings::Model,
+) -> StoreResult<Kek> {
+    let kdf: Option<KdfParams> = settings
+        .kdf
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|e| StoreError::corrupt("crypto_settings", format!("kdf: {e}")))?;
+    let kek = material.derive_kek(kdf.as_ref())?;
+    kek.verify_key_check(&settings.key_check)?;
+    Ok(kek)
+}
+
+/// Unwraps the chain key of `row` under `kek` and registers it for this process's appends.
+fn open_chain_row(kek: &Kek, row: &audit_chain_key::Model) -> Result<AuditChainKey, ChainKeyError> {
+    let key = kek
+        .unwrap_chain_key(&row.key_id, row.keyed_from_seq, &row.encrypted_key)
+        .map_err(|e| match e {
+            CryptoError::Decrypt | CryptoError::MalformedCiphertext => ChainKeyError::Altered,
+            other => ChainKeyError::Store(other.into()),
+        })?;
+    Ok(AuditChainKey::register(
+        row.key_id.clone(),
+        row.keyed_from_seq,
+        key,
+    ))
+}
+
+/// The rows of every key not destroyed, in `conn`.
+async fn live_key_rows<C: ConnectionTrait>(conn: &C) -> StoreResult<Vec<encryption_keys::Model>> {
+    Ok(encryption_keys::Entity::find()
+        .filter(encryption_keys::Column::Status.ne(KeyStatus::Destroyed.as_str()))
+        .order_by_asc(encryption_keys::Column::Version)
+        .all(conn)
+        .await?)
+}
+
+/// A key ring of `rows` unwrapped under `kek`, its active key the newest ACTIVE one.
+fn ring_of(rows: &[encryption_keys::Model], kek: &Kek) -> StoreResult<KeyRing> {
+    let active = rows
+        .iter()
+        .filter(|r| r.status == KeyStatus::Active.as_str())
+        .max_by_key(|r| r.version)
+        .map(|r| r.key_id.clone())
+        .ok_or_else(|| StoreError::corrupt("encryption_keys", "no ACTIVE key"))?;
+    let mut keys = Vec::with_capacity(rows.len());
+    for row in rows {
+        keys.push((
+            row.key_id.clone(),
+            kek.unwrap_dek(&row.key_id, &row.encrypted_key)?,
+        ));
+    }
+    Ok(KeyRing::new(active, keys)?)
 }
 
 /// A key-encryption key from `material` with fresh KDF parameters (a new random salt for a
@@ -145,42 +262,110 @@ impl KeyManager {
         material: &MasterKeyMaterial,
         settings: crypto_settings::Model,
     ) -> StoreResult<Self> {
-        let kdf: Option<KdfParams> = settings
-            .kdf
-            .as_deref()
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(|e| StoreError::corrupt("crypto_settings", format!("kdf: {e}")))?;
-        let kek = material.derive_kek(kdf.as_ref())?;
-        kek.verify_key_check(&settings.key_check)?;
+        let kek = derive_checked(material, &settings)?;
         let ring = Self::load_ring(&db, &kek).await?;
+        let chain = Self::ensure_chain_key(&db, &kek).await?;
         Ok(KeyManager {
             db,
             kek: RwLock::new(Arc::new(kek)),
             ring: RwLock::new(ring),
+            chain,
         })
     }
 
     async fn load_ring(db: &Database, kek: &Kek) -> StoreResult<KeyRing> {
-        let rows = encryption_keys::Entity::find()
-            .filter(encryption_keys::Column::Status.ne(KeyStatus::Destroyed.as_str()))
-            .order_by_asc(encryption_keys::Column::Version)
-            .all(db.conn())
-            .await?;
-        let active = rows
-            .iter()
-            .filter(|r| r.status == KeyStatus::Active.as_str())
-            .max_by_key(|r| r.version)
-            .map(|r| r.key_id.clone())
-            .ok_or_else(|| StoreError::corrupt("encryption_keys", "no ACTIVE key"))?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for row in &rows {
-            keys.push((
-                row.key_id.clone(),
-                kek.unwrap_dek(&row.key_id, &row.encrypted_key)?,
-            ));
+        ring_of(&live_key_rows(db.conn()).await?, kek)
+    }
+
+    /// Opens the audit chain key, creating it on the first start on this database: keyed
+    /// from one past the chain's head, in a transaction that holds the head's lock (so no
+    /// append falls between) and re-checks the key-check value.
+    async fn ensure_chain_key(db: &Database, kek: &Kek) -> StoreResult<AuditChainKey> {
+        let chain_err = |e: ChainKeyError| match e {
+            ChainKeyError::Store(e) => e,
+            other => StoreError::Domain(SecretError::internal(other)),
+        };
+        if let Some(row) = read_row(db.conn()).await? {
+            return open_chain_row(kek, &row).map_err(chain_err);
         }
-        Ok(KeyRing::new(active, keys)?)
+        let key = ChainKey::generate()?;
+        let key_id = new_chain_key_id();
+        let txn = db.conn().begin().await?;
+        lock_and_check_kcv(&txn, kek).await?;
+        let locked = audit_chain_head::Entity::update_many()
+            .col_expr(
+                audit_chain_head::Column::Seq,
+                Expr::col(audit_chain_head::Column::Seq),
+            )
+            .filter(audit_chain_head::Column::Id.eq(HEAD_ID))
+            .exec(&txn)
+            .await?;
+        let head = audit_chain_head::Entity::find_by_id(HEAD_ID)
+            .one(&txn)
+            .await?;
+        let (1, Some(head)) = (locked.rows_affected, head) else {
+            return Err(StoreError::corrupt(
+                "audit_chain_head",
+                "the chain's head row is missing",
+            ));
+        };
+        if read_row(&txn).await?.is_none() {
+            let keyed_from_seq = head.seq + 1;
+            let now = Utc::now();
+            let inserted = audit_chain_key::ActiveModel {
+                id: Set(CHAIN_KEY_ROW_ID),
+                key_id: Set(key_id.clone()),
+                encrypted_key: Set(kek.wrap_chain_key(&key_id, keyed_from_seq, &key)?),
+                keyed_from_seq: Set(keyed_from_seq),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(&txn)
+            .await
+            .map_err(StoreError::from);
+            match inserted {
+                Ok(_) => {
+                    txn.commit().await?;
+                    tracing::info!(
+                        key_id = %key_id,
+                        keyed_from_seq,
+                        "created the audit chain key: records from keyed_from_seq on are keyed"
+                    );
+                    return Ok(AuditChainKey::register(key_id, keyed_from_seq, key));
+                }
+                // Another process created it first: open what it wrote.
+                Err(e) if e.is_unique_violation() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        drop(txn);
+        let row = read_row(db.conn())
+            .await?
+            .ok_or_else(|| StoreError::corrupt("audit_chain_key", "missing after creation"))?;
+        open_chain_row(kek, &row).map_err(chain_err)
+    }
+
+    /// Opens the audit chain key for verification, reading only: checks `material` against
+    /// the key-check value, then unwraps the key. A wrong master key is
+    /// `ChainKeyError::Store(StoreError::Crypto(CryptoError::WrongMasterKey))`.
+    pub async fn read_audit_chain_key(
+        db: &Database,
+        material: &MasterKeyMaterial,
+    ) -> Result<AuditChainKey, ChainKeyError> {
+        let settings = crypto_settings::Entity::find_by_id(SETTINGS_ID)
+            .one(db.conn())
+            .await
+            .map_err(StoreError::from)?
+            .ok_or(ChainKeyError::NotInitialised)?;
+        let kek = derive_checked(material, &settings)?;
+        let row = read_row(db.conn()).await?.ok_or(ChainKeyError::NotKeyed)?;
+        open_chain_row(&kek, &row)
+    }
+
+    /// The audit chain key this key manager opened (its handle keeps it loaded for the
+    /// process's appends).
+    pub fn audit_chain_key(&self) -> &AuditChainKey {
+        &self.chain
     }
 
     /// Re-reads the keys from the database (another process may have rotated them).
@@ -224,17 +409,48 @@ impl KeyManager {
         version: i64,
         blob: &[u8],
     ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        self.ensure_loaded(key_id).await?;
+        let ring = self.ring.read().map_err(|_| lock_poisoned())?;
+        Ok(ring.decrypt(key_id, secret_id, version, blob)?)
+    }
+
+    /// Reloads the key ring when `key_id` is not in it: another process may have rotated
+    /// the data key since this one loaded it.
+    async fn ensure_loaded(&self, key_id: &str) -> StoreResult<()> {
         let known = self
             .ring
             .read()
             .map_err(|_| lock_poisoned())?
             .contains(key_id);
         if !known {
-            // Another process may have rotated the data key since this one loaded it.
             self.refresh().await?;
         }
+        Ok(())
+    }
+
+    /// Encrypts the masked display of (secret id, version) with the active key, under the
+    /// masked-display domain (never interchangeable with a value's ciphertext).
+    pub fn encrypt_masked(
+        &self,
+        secret_id: &str,
+        version: i64,
+        plaintext: &[u8],
+    ) -> StoreResult<(String, Vec<u8>)> {
         let ring = self.ring.read().map_err(|_| lock_poisoned())?;
-        Ok(ring.decrypt(key_id, secret_id, version, blob)?)
+        Ok(ring.encrypt_masked(secret_id, version, plaintext)?)
+    }
+
+    /// Decrypts a masked display stored for (secret id, version) under `key_id`.
+    pub async fn decrypt_masked(
+        &self,
+        key_id: &str,
+        secret_id: &str,
+        version: i64,
+        blob: &[u8],
+    ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        self.ensure_loaded(key_id).await?;
+        let ring = self.ring.read().map_err(|_| lock_poisoned())?;
+        Ok(ring.decrypt_masked(key_id, secret_id, version, blob)?)
     }
 
     /// Every key's metadata, oldest first.
@@ -262,18 +478,25 @@ impl KeyManager {
 
     /// Starts a data-key rotation: a new ACTIVE key; the previous ones become ROTATING until
     /// [`KeyManager::reencrypt_batch`] has moved every value off them. Returns the new key id.
+    ///
+    /// Refused with CONFLICT, writing nothing, if another process rotated the master key
+    /// since this one opened the hierarchy.
     pub async fn rotate_data_key(&self) -> StoreResult<String> {
         let kek = self.current_kek()?;
+        let txn = self.db.conn().begin().await?;
+        // The settings row is locked first (a write: SQLite's write lock before any read),
+        // then the key-check value and the keys are re-read under that lock.
+        lock_and_check_kcv(&txn, &kek).await?;
+        let rows = live_key_rows(&txn).await?;
+        let mut ring = ring_of(&rows, &kek)?;
         let dek = Dek::generate()?;
         let key_id = new_key_id();
         let wrapped = kek.wrap_dek(&key_id, &dek)?;
         let now = Utc::now();
-        let txn = self.db.conn().begin().await?;
-        // The update comes first so SQLite takes its write lock before any read.
-        let previous = encryption_keys::Entity::find()
-            .filter(encryption_keys::Column::Status.eq(KeyStatus::Active.as_str()))
-            .all(&txn)
-            .await?;
+        let previous: Vec<_> = rows
+            .iter()
+            .filter(|r| r.status == KeyStatus::Active.as_str())
+            .collect();
         encryption_keys::Entity::update_many()
             .col_expr(
                 encryption_keys::Column::Status,
@@ -302,12 +525,10 @@ impl KeyManager {
         }
         .insert(&txn)
         .await?;
+        ring.insert(key_id.clone(), dek);
+        ring.set_active(&key_id)?;
         txn.commit().await?;
-        {
-            let mut ring = self.ring.write().map_err(|_| lock_poisoned())?;
-            ring.insert(key_id.clone(), dek);
-            ring.set_active(&key_id)?;
-        }
+        *self.ring.write().map_err(|_| lock_poisoned())? = ring;
         tracing::info!(key_id = %key_id, "rotated the data-encryption key");
         Ok(key_id)
     }
@@ -356,10 +577,14 @@ impl KeyManager {
             }
             txn.commit().await?;
         }
+        let (masked_moved, masked_remaining) =
+            self.reencrypt_masked_batch(&active, batch_size).await?;
+        reencrypted += masked_moved;
         let remaining = secret_versions::Entity::find()
             .filter(stale)
             .count(self.db.conn())
-            .await?;
+            .await?
+            + masked_remaining;
         if remaining == 0 {
             self.retire_rotating_keys().await?;
         }
@@ -367,6 +592,56 @@ impl KeyManager {
             reencrypted,
             remaining,
         })
+    }
+
+    /// Moves up to `batch_size` secrets' masked displays (on the `secrets` row, bound to
+    /// the current version) to the active key; returns how many moved and how many remain.
+    async fn reencrypt_masked_batch(
+        &self,
+        active: &str,
+        batch_size: u64,
+    ) -> StoreResult<(u64, u64)> {
+        let stale = Condition::all()
+            .add(secrets::Column::MaskedKeyId.ne(active))
+            .add(secrets::Column::MaskedValue.is_not_null());
+        let batch = secrets::Entity::find()
+            .filter(stale.clone())
+            .order_by_asc(secrets::Column::Id)
+            .limit(batch_size)
+            .all(self.db.conn())
+            .await?;
+        let mut moved = 0;
+        if !batch.is_empty() {
+            let txn = self.db.conn().begin().await?;
+            for row in batch {
+                let (Some(old_key), Some(blob)) =
+                    (row.masked_key_id.as_deref(), row.masked_value.as_deref())
+                else {
+                    continue;
+                };
+                let plaintext = self
+                    .decrypt_masked(old_key, &row.id, row.current_version, blob)
+                    .await?;
+                let (new_key, new_blob) =
+                    self.encrypt_masked(&row.id, row.current_version, &plaintext)?;
+                // Conditional on the old key and version: a concurrent new version wins.
+                let res = secrets::Entity::update_many()
+                    .col_expr(secrets::Column::MaskedValue, Expr::value(new_blob))
+                    .col_expr(secrets::Column::MaskedKeyId, Expr::value(new_key))
+                    .filter(secrets::Column::Id.eq(row.id.as_str()))
+                    .filter(secrets::Column::MaskedKeyId.eq(old_key))
+                    .filter(secrets::Column::CurrentVersion.eq(row.current_version))
+                    .exec(&txn)
+                    .await?;
+                moved += res.rows_affected;
+            }
+            txn.commit().await?;
+        }
+        let remaining = secrets::Entity::find()
+            .filter(stale)
+            .count(self.db.conn())
+            .await?;
+        Ok((moved, remaining))
     }
 
     /// Runs [`KeyManager::reencrypt_batch`] until nothing is left; returns the total moved.
@@ -409,7 +684,8 @@ impl KeyManager {
     }
 
     /// Erases the material of RETIRED keys that no stored value references (status
-    /// DESTROYED). Returns the ids destroyed.
+    /// DESTROYED): neither a version nor a rotation's pending version, which becomes a
+    /// version when the rotation completes. Returns the ids destroyed.
     pub async fn destroy_unreferenced_keys(&self) -> StoreResult<Vec<String>> {
         let retired = encryption_keys::Entity::find()
             .filter(encryption_keys::Column::Status.eq(KeyStatus::Retired.as_str()))
@@ -436,7 +712,15 @@ impl KeyManager {
                 .filter(secret_versions::Column::KeyId.eq(key.key_id.as_str()))
                 .count(&txn)
                 .await?;
-            if refs == 0 {
+            let pending_refs = secret_pending_versions::Entity::find()
+                .filter(secret_pending_versions::Column::KeyId.eq(key.key_id.as_str()))
+                .count(&txn)
+                .await?;
+            let masked_refs = secrets::Entity::find()
+                .filter(secrets::Column::MaskedKeyId.eq(key.key_id.as_str()))
+                .count(&txn)
+                .await?;
+            if refs == 0 && pending_refs == 0 && masked_refs == 0 {
                 txn.commit().await?;
                 self.ring
                     .write()
@@ -450,12 +734,17 @@ impl KeyManager {
         Ok(destroyed)
     }
 
-    /// Replaces the master key: every data key is re-wrapped under the new one and the
-    /// key-check value (and KDF salt, for a passphrase) replaced, in one transaction.
+    /// Replaces the master key: every data key and the audit chain key are re-wrapped under
+    /// the new one (the chain key itself never changes, so every record still verifies) and
+    /// the key-check value (and KDF salt, for a passphrase) replaced, in one transaction.
+    ///
+    /// Refused with CONFLICT, writing nothing, if another process rotated the master key
+    /// since this one opened the hierarchy.
     pub async fn rotate_master_key(&self, new_material: &MasterKeyMaterial) -> StoreResult<()> {
         let old_kek = self.current_kek()?;
         let (new_kek, kdf_json) = derive_fresh(new_material)?;
         let txn = self.db.conn().begin().await?;
+        lock_and_check_kcv(&txn, &old_kek).await?;
         crypto_settings::Entity::update_many()
             .col_expr(crypto_settings::Column::Kdf, Expr::value(kdf_json))
             .col_expr(
@@ -483,9 +772,31 @@ impl KeyManager {
                 .exec(&txn)
                 .await?;
         }
+        let chain = read_row(&txn)
+            .await?
+            .ok_or_else(|| StoreError::corrupt("audit_chain_key", "the chain key is missing"))?;
+        let chain_key = old_kek
+            .unwrap_chain_key(&chain.key_id, chain.keyed_from_seq, &chain.encrypted_key)
+            .map_err(|_| StoreError::Domain(SecretError::internal(ChainKeyError::Altered)))?;
+        audit_chain_key::Entity::update_many()
+            .col_expr(
+                audit_chain_key::Column::EncryptedKey,
+                Expr::value(new_kek.wrap_chain_key(
+                    &chain.key_id,
+                    chain.keyed_from_seq,
+                    &chain_key,
+                )?),
+            )
+            .col_expr(audit_chain_key::Column::UpdatedAt, Expr::value(Utc::now()))
+            .filter(audit_chain_key::Column::Id.eq(CHAIN_KEY_ROW_ID))
+            .exec(&txn)
+            .await?;
         txn.commit().await?;
         *self.kek.write().map_err(|_| lock_poisoned())? = Arc::new(new_kek);
-        tracing::info!(keys = count, "rotated the master key; data keys re-wrapped");
+        tracing::info!(
+            keys = count,
+            "rotated the master key; data keys and the audit chain key re-wrapped"
+        );
         Ok(())
     }
 }

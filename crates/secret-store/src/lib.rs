@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod backend;
+pub mod chain_key;
 pub mod db;
 pub mod entity;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod secrets;
 
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
 pub use backend::{BackendHealth, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget};
+pub use chain_key::{AuditChainKey, ChainKeyError};
 pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};
 pub use joblock::JobLock;

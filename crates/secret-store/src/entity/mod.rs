@@ -2,6 +2,7 @@
 //! as their wire spelling and JSON fields as text so both SQLite and PostgreSQL read them alike.
 
 pub mod audit_chain_head;
+pub mod audit_chain_key;
 pub mod crypto_settings;
 pub mod encryption_keys;
 pub mod secret_access_grants;
