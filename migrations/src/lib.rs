@@ -4,6 +4,8 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial;
+mod m20261201_000001_audit_chain_key;
+mod m20261201_000002_masked_value;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -12,6 +14,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261128_000001_initial::Migration)]
+        vec![
+            Box::new(m20261128_000001_initial::Migration),
+            Box::new(m20261201_000001_audit_chain_key::Migration),
+            Box::new(m20261201_000002_masked_value::Migration),
+        ]
     }
 }

@@ -14,9 +14,16 @@ use secrecy::ExposeSecret;
 use secret_access::{TokenIssuer, TokenVerifier};
 use secret_api::SecretService;
 use secret_api::http::HttpSettings;
-use secret_core::{OrgRole, Principal, ProjectRole, SystemClock, TeamRole};
+use secret_core::{
+    OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, SystemClock,
+    TeamMembership, TeamRole,
+};
 use secret_crypto::MasterKeyMaterial;
 use secret_store::{Database, DbConfig};
+
+mod verify;
+
+pub use verify::{VerifyArgs, VerifyFailure, exit_code};
 
 /// The secret manager's server.
 #[derive(Debug, Parser)]
@@ -84,6 +91,14 @@ pub struct Settings {
     /// PEM private key for `token issue` when tokens are RS256 or EdDSA.
     #[arg(long, env = "SECRETS_JWT_PRIVATE_KEY_FILE", global = true)]
     pub jwt_private_key_file: Option<PathBuf>,
+    /// The `iss` every bearer token must carry (and `token issue` writes). Dev mode uses
+    /// `secret-manager-dev` when unset. Set it in production.
+    #[arg(long, env = "SECRETS_JWT_ISSUER", global = true)]
+    pub jwt_issuer: Option<String>,
+    /// The `aud` every bearer token must name (and `token issue` writes). Dev mode uses
+    /// `secret-manager` when unset. Set it in production.
+    #[arg(long, env = "SECRETS_JWT_AUDIENCE", global = true)]
+    pub jwt_audience: Option<String>,
     /// Value reads allowed per user per minute.
     #[arg(
         long,
@@ -118,9 +133,10 @@ pub enum Command {
 /// Audit subcommands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Walk the audit hash chain: exit 0 printing the number of records checked, or exit 1
-    /// naming the first record that was changed, removed or inserted.
-    Verify,
+    /// Walk the keyed audit chain with the master key: exit 0 printing the records checked,
+    /// where the keyed part starts and the head (`head: SEQ:HASH`); exit 1 naming the first
+    /// record that was changed, removed or inserted; exit 2 when it could not check.
+    Verify(VerifyArgs),
 }
 
 /// Token subcommands.
@@ -145,15 +161,17 @@ pub struct TokenIssueArgs {
     /// Organization membership, `ID=ADMIN|MEMBER` (repeatable).
     #[arg(long = "org", value_parser = parse_membership::<OrgRole>)]
     pub orgs: Vec<(String, OrgRole)>,
-    /// Team membership, `ID=LEAD|MEMBER` (repeatable).
-    #[arg(long = "team", value_parser = parse_membership::<TeamRole>)]
-    pub teams: Vec<(String, TeamRole)>,
-    /// Project membership, `ID=ADMIN|MEMBER` (repeatable).
-    #[arg(long = "project", value_parser = parse_membership::<ProjectRole>)]
-    pub projects: Vec<(String, ProjectRole)>,
-    /// Platform role id (repeatable).
-    #[arg(long = "role")]
-    pub roles: Vec<String>,
+    /// Team membership, `TEAM@ORG=LEAD|MEMBER` (repeatable).
+    #[arg(long = "team", value_parser = parse_team)]
+    pub teams: Vec<(String, TeamMembership)>,
+    /// Project membership, `PROJECT@ORG=ADMIN|MEMBER` or `PROJECT@ORG/TEAM=ADMIN|MEMBER`
+    /// (repeatable).
+    #[arg(long = "project", value_parser = parse_project)]
+    pub projects: Vec<(String, ProjectMembership)>,
+    /// Platform role, `ROLE@ORG` within an organization or `ROLE` platform-wide
+    /// (repeatable).
+    #[arg(long = "role", value_parser = parse_role)]
+    pub roles: Vec<RoleMembership>,
     /// Lifetime of the token.
     #[arg(long, default_value_t = 3600)]
     pub ttl_seconds: u32,
@@ -169,6 +187,78 @@ fn parse_membership<R: serde::de::DeserializeOwned>(s: &str) -> Result<(String, 
     let role: R = serde_json::from_value(serde_json::Value::String(role.to_ascii_uppercase()))
         .map_err(|_| format!("unknown role '{role}'"))?;
     Ok((id.to_string(), role))
+}
+
+/// Splits `ID@PLACE`, refusing the flat `ID` form with the form to write instead.
+fn split_place<'a>(id: &'a str, expected: &str) -> Result<(&'a str, &'a str), String> {
+    match id.split_once('@') {
+        Some((id, place)) if !id.is_empty() && !place.is_empty() => Ok((id, place)),
+        Some(_) => Err(format!(
+            "expected {expected}: the id and the organization must not be empty"
+        )),
+        None => Err(format!(
+            "'{id}' does not name its organization; write {expected} (memberships name their \
+             organization so that the service can check a secret's place)"
+        )),
+    }
+}
+
+/// `TEAM@ORG=ROLE`.
+fn parse_team(s: &str) -> Result<(String, TeamMembership), String> {
+    const FORM: &str = "--team TEAM@ORG=LEAD|MEMBER, e.g. --team t1@o1=LEAD";
+    let (id, role) = parse_membership::<TeamRole>(s)?;
+    let (team, org) = split_place(&id, FORM)?;
+    if org.contains('/') {
+        return Err(format!("a team names only its organization; write {FORM}"));
+    }
+    Ok((
+        team.to_string(),
+        TeamMembership {
+            org: org.to_string(),
+            role,
+        },
+    ))
+}
+
+/// `PROJECT@ORG=ROLE` or `PROJECT@ORG/TEAM=ROLE`.
+fn parse_project(s: &str) -> Result<(String, ProjectMembership), String> {
+    const FORM: &str = "--project PROJECT@ORG=ADMIN|MEMBER or PROJECT@ORG/TEAM=ADMIN|MEMBER, \
+                        e.g. --project p1@o1/t1=ADMIN";
+    let (id, role) = parse_membership::<ProjectRole>(s)?;
+    let (project, place) = split_place(&id, FORM)?;
+    let (org, team) = match place.split_once('/') {
+        Some((org, team)) if !org.is_empty() && !team.is_empty() => (org, Some(team)),
+        Some(_) => return Err(format!("expected {FORM}")),
+        None => (place, None),
+    };
+    Ok((
+        project.to_string(),
+        ProjectMembership {
+            org: org.to_string(),
+            team: team.map(str::to_string),
+            role,
+        },
+    ))
+}
+
+/// `ROLE@ORG` or `ROLE` (platform-wide).
+fn parse_role(s: &str) -> Result<RoleMembership, String> {
+    let (id, org) = match s.split_once('@') {
+        Some((id, org)) => (id, Some(org)),
+        None => (s, None),
+    };
+    if id.is_empty()
+        || org.is_some_and(|o| o.is_empty() || o.contains(['/', '=']))
+        || id.contains('=')
+    {
+        return Err(
+            "expected --role ROLE@ORG, or --role ROLE for a platform-wide role".to_string(),
+        );
+    }
+    Ok(RoleMembership {
+        id: id.to_string(),
+        org: org.map(str::to_string),
+    })
 }
 
 /// Installs the tracing subscriber (RUST_LOG, default `info`), writing to standard error.
@@ -200,12 +290,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> Result<()> {
+    if let Some(Command::Audit(AuditCommand::Verify(args))) = &cli.command {
+        let runtime = runtime().map_err(verify::could_not_check)?;
+        return runtime.block_on(verify::run(&cli.settings.store, args));
+    }
     let runtime = runtime()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => runtime.block_on(serve(cli.settings)),
         Command::Migrate => runtime.block_on(migrate(&cli.settings.store)),
         Command::Token(TokenCommand::Issue(args)) => issue_token(&cli.settings, &args),
-        Command::Audit(AuditCommand::Verify) => runtime.block_on(verify_audit(&cli.settings.store)),
+        Command::Audit(AuditCommand::Verify(args)) => {
+            runtime.block_on(verify::run(&cli.settings.store, &args))
+        }
     }
 }
 
@@ -283,8 +379,32 @@ impl Settings {
         }
     }
 
-    /// The token verifier the server checks bearer tokens with.
+    /// The issuer tokens must carry: the setting, or in dev mode the dev issuer.
+    pub fn jwt_issuer(&self) -> Option<String> {
+        non_empty(self.jwt_issuer.as_deref())
+            .or_else(|| self.store.dev.then(|| DEV_JWT_ISSUER.to_string()))
+    }
+
+    /// The audience tokens must name: the setting, or in dev mode the dev audience.
+    pub fn jwt_audience(&self) -> Option<String> {
+        non_empty(self.jwt_audience.as_deref())
+            .or_else(|| self.store.dev.then(|| DEV_JWT_AUDIENCE.to_string()))
+    }
+
+    /// The token verifier the server checks bearer tokens with: the key, and the issuer
+    /// and audience when configured (then required in every token).
     pub fn token_verifier(&self) -> Result<TokenVerifier> {
+        let mut verifier = self.token_key_verifier()?;
+        if let Some(issuer) = self.jwt_issuer() {
+            verifier = verifier.with_issuer(issuer);
+        }
+        if let Some(audience) = self.jwt_audience() {
+            verifier = verifier.with_audience(audience);
+        }
+        Ok(verifier)
+    }
+
+    fn token_key_verifier(&self) -> Result<TokenVerifier> {
         if let Some(secret) = self.jwt_secret()? {
             return TokenVerifier::hs256(&secret).map_err(|e| anyhow!("SECRETS_JWT_SECRET: {e}"));
         }
@@ -300,8 +420,20 @@ impl Settings {
         )
     }
 
-    /// The token issuer `token issue` signs with.
+    /// The token issuer `token issue` signs with, writing the configured issuer and
+    /// audience.
     pub fn token_issuer(&self) -> Result<TokenIssuer> {
+        let mut issuer = self.token_key_issuer()?;
+        if let Some(iss) = self.jwt_issuer() {
+            issuer = issuer.with_issuer(iss);
+        }
+        if let Some(aud) = self.jwt_audience() {
+            issuer = issuer.with_audience(aud);
+        }
+        Ok(issuer)
+    }
+
+    fn token_key_issuer(&self) -> Result<TokenIssuer> {
         if let Some(secret) = self.jwt_secret()? {
             return TokenIssuer::hs256(&secret).map_err(|e| anyhow!("SECRETS_JWT_SECRET: {e}"));
         }
@@ -316,6 +448,17 @@ impl Settings {
              SECRETS_JWT_PRIVATE_KEY_FILE (or use --dev)"
         )
     }
+}
+
+/// The issuer dev mode checks and writes when SECRETS_JWT_ISSUER is unset.
+pub const DEV_JWT_ISSUER: &str = "secret-manager-dev";
+/// The audience dev mode checks and writes when SECRETS_JWT_AUDIENCE is unset.
+pub const DEV_JWT_AUDIENCE: &str = "secret-manager";
+
+fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 fn read_key_file(path: &Path) -> Result<Vec<u8>> {
@@ -360,20 +503,6 @@ pub async fn connect(settings: &StoreSettings) -> Result<Database> {
     Ok(db)
 }
 
-async fn verify_audit(settings: &StoreSettings) -> Result<()> {
-    let db = connect(settings).await?;
-    let store = secret_store::AuditStore::new(db);
-    match secret_audit::verify_chain(&store).await {
-        Ok(checked) => {
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "audit chain intact: {checked} records checked")
-                .context("writing to standard output")?;
-            Ok(())
-        }
-        Err(err) => Err(anyhow!("audit chain verification failed: {err}")),
-    }
-}
-
 async fn migrate(settings: &StoreSettings) -> Result<()> {
     connect(settings).await?;
     tracing::info!("migrations applied");
@@ -388,6 +517,12 @@ async fn serve(settings: Settings) -> Result<()> {
     }
     let master_key = settings.store.master_key()?;
     let verifier = settings.token_verifier()?;
+    if settings.jwt_issuer().is_none() || settings.jwt_audience().is_none() {
+        tracing::warn!(
+            "SECRETS_JWT_ISSUER and SECRETS_JWT_AUDIENCE are not both set: tokens signed with \
+             the same key for another service are accepted; set both in production"
+        );
+    }
     let db = connect(&settings.store).await?;
     let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
         .await
@@ -400,6 +535,7 @@ async fn serve(settings: Settings) -> Result<()> {
         rate_limit_per_minute: settings.rate_limit_per_minute,
         max_body_bytes: settings.max_body_bytes,
         workers: settings.workers,
+        ..HttpSettings::default()
     };
     let server = secret_api::http::serve(listener, service, verifier, http)?;
     tracing::info!(%addr, "secret-server listening");

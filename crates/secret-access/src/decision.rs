@@ -29,7 +29,7 @@ use std::fmt;
 
 use chrono::{DateTime, Utc};
 use secret_core::model::{AccessGrant, SecretMetadata};
-use secret_core::{GranteeType, Principal, SecretError, SecretScope};
+use secret_core::{GranteeType, Principal, ProjectRole, SecretError, SecretScope};
 
 /// What a caller wants to do with a secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -137,33 +137,26 @@ impl Permissions {
 }
 
 /// Whether `principal` owns `secret` by its scope, and so may do everything with it.
+///
+/// Team and project memberships count only where they agree with the secret's place: the
+/// team (or project) the token names must belong to the secret's organization, and a
+/// project's team must be the secret's team when the secret names one.
 pub fn is_owner(principal: &Principal, secret: &SecretMetadata) -> bool {
     if principal.super_admin {
         return true;
     }
-    let org_admin = || {
-        secret
-            .organization_id
-            .as_deref()
-            .is_some_and(|org| principal.is_org_admin(org))
-    };
-    let team_lead = || {
-        secret
-            .team_id
-            .as_deref()
-            .is_some_and(|team| principal.is_team_lead(team))
-    };
+    let org = secret.organization_id.as_deref();
+    let team = secret.team_id.as_deref();
+    let project = secret.project_id.as_deref();
+    let org_admin = || org.is_some_and(|org| principal.is_org_admin(org));
     match secret.scope {
         SecretScope::Global => false,
         SecretScope::Organization => org_admin(),
-        SecretScope::Team => org_admin() || team_lead(),
+        SecretScope::Team => org_admin() || principal.is_team_lead_in(org, team),
         SecretScope::Project => {
             org_admin()
-                || team_lead()
-                || secret
-                    .project_id
-                    .as_deref()
-                    .is_some_and(|project| principal.is_project_admin(project))
+                || principal.is_team_lead_in(org, team)
+                || principal.is_project_admin_in(org, team, project)
         }
         SecretScope::User => is_self(principal, secret.user_id.as_deref()),
     }
@@ -174,12 +167,16 @@ fn is_self(principal: &Principal, user_id: Option<&str>) -> bool {
     !principal.user_id.is_empty() && user_id == Some(principal.user_id.as_str())
 }
 
-/// Whether `grant` names `principal` as its grantee (regardless of its expiry).
-pub fn grant_names(principal: &Principal, grant: &AccessGrant) -> bool {
+/// Whether `grant` on `secret` names `principal` as its grantee (regardless of its expiry).
+/// Team and role ids match only within the secret's organization: a TEAM grant names the
+/// members of that team of the secret's organization, a ROLE grant the holders of the role in
+/// that organization or platform-wide.
+pub fn grant_names(principal: &Principal, grant: &AccessGrant, secret: &SecretMetadata) -> bool {
+    let org = secret.organization_id.as_deref();
     match grant.grantee_type {
         GranteeType::User => is_self(principal, Some(grant.grantee_id.as_str())),
-        GranteeType::Team => principal.is_team_member(&grant.grantee_id),
-        GranteeType::Role => principal.has_role(&grant.grantee_id),
+        GranteeType::Team => principal.is_team_member_in(org, Some(grant.grantee_id.as_str())),
+        GranteeType::Role => principal.has_role_in(&grant.grantee_id, org),
     }
 }
 
@@ -192,26 +189,23 @@ pub fn applicable_grants<'g>(
     now: DateTime<Utc>,
 ) -> impl Iterator<Item = &'g AccessGrant> + 'g {
     grants.iter().filter(move |grant| {
-        grant.secret_id == secret.id && grant.is_active_at(now) && grant_names(principal, grant)
+        grant.secret_id == secret.id
+            && grant.is_active_at(now)
+            && grant_names(principal, grant, secret)
     })
 }
 
 /// Whether membership alone lets `principal` see `secret`'s metadata.
 fn member_may_view(principal: &Principal, secret: &SecretMetadata) -> bool {
+    let org = secret.organization_id.as_deref();
+    let team = secret.team_id.as_deref();
     match secret.scope {
         SecretScope::Global | SecretScope::User => false,
-        SecretScope::Organization => secret
-            .organization_id
-            .as_deref()
-            .is_some_and(|org| principal.is_org_member(org)),
-        SecretScope::Team => secret
-            .team_id
-            .as_deref()
-            .is_some_and(|team| principal.is_team_member(team)),
-        SecretScope::Project => secret
-            .project_id
-            .as_deref()
-            .is_some_and(|project| principal.is_project_member(project)),
+        SecretScope::Organization => org.is_some_and(|org| principal.is_org_member(org)),
+        SecretScope::Team => principal.is_team_member_in(org, team),
+        SecretScope::Project => {
+            principal.is_project_member_in(org, team, secret.project_id.as_deref())
+        }
     }
 }
 
@@ -295,13 +289,19 @@ pub fn authorize(
 
 /// Whether `principal` may create a secret of `scope` at the given place (part 2 §12.2).
 ///
-/// GLOBAL: super admin. ORGANIZATION: admin of `organization_id`. TEAM: admin of
-/// `organization_id` or lead of `team_id`. PROJECT: admin of `organization_id`, lead of
-/// `team_id` (when given) or admin of `project_id`. USER: anyone, for themselves (the caller
-/// sets the secret's user to the principal). A super admin may create anything.
+/// Every owner id must agree with the caller's verified memberships:
+/// - GLOBAL: super admin.
+/// - ORGANIZATION: admin of `organization_id`.
+/// - TEAM: admin of `organization_id`, or lead of `team_id` where the token says the team
+///   belongs to `organization_id`.
+/// - PROJECT: admin of `organization_id`; or lead of `team_id` (of `organization_id`) for a
+///   project the token names as belonging to that organization and that team; or admin of
+///   `project_id` whose organization and team (none when the project has none) are exactly
+///   `organization_id` and `team_id`.
+/// - USER: anyone, for themselves (the caller sets the secret's user to the principal),
+///   naming no organization or one the principal belongs to.
 ///
-/// The token does not say which organization a team or project belongs to, so the caller
-/// must check that the ids name one consistent place where the platform can tell.
+/// A super admin may create anything.
 pub fn can_create(
     principal: &Principal,
     scope: SecretScope,
@@ -313,17 +313,29 @@ pub fn can_create(
         return true;
     }
     let org_admin = || organization_id.is_some_and(|org| principal.is_org_admin(org));
-    let team_lead = || team_id.is_some_and(|team| principal.is_team_lead(team));
+    // The project's own place, exactly: its organization and its team (or none).
+    let project_here = || {
+        principal
+            .project_in(organization_id, team_id, project_id)
+            .filter(|m| m.team.as_deref() == team_id)
+    };
     match scope {
         SecretScope::Global => false,
         SecretScope::Organization => org_admin(),
-        SecretScope::Team => team_id.is_some() && (org_admin() || team_lead()),
+        SecretScope::Team => {
+            team_id.is_some()
+                && (org_admin() || principal.is_team_lead_in(organization_id, team_id))
+        }
         SecretScope::Project => {
             project_id.is_some()
                 && (org_admin()
-                    || team_lead()
-                    || project_id.is_some_and(|project| principal.is_project_admin(project)))
+                    || (principal.is_team_lead_in(organization_id, team_id)
+                        && project_here().is_some())
+                    || project_here().is_some_and(|m| m.role == ProjectRole::Admin))
         }
-        SecretScope::User => !principal.user_id.is_empty(),
+        SecretScope::User => {
+            !principal.user_id.is_empty()
+                && organization_id.is_none_or(|org| principal.is_org_member(org))
+        }
     }
 }

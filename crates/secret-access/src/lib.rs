@@ -17,4 +17,4 @@ pub use decision::{
 };
 pub use grants::{check_grant, check_revoke};
 pub use token::{TokenAlgorithm, TokenError, TokenIssuer, TokenVerifier};
-pub use visibility::{VisibilityFilter, is_visible};
+pub use visibility::{GranteeMatch, ProjectPlace, VisibilityFilter, is_visible};

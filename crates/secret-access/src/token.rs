@@ -1,10 +1,15 @@
 //! Bearer tokens: verifying the platform's signed JWTs into a [`Principal`], and minting such
 //! tokens for development, tests and the UI (ARCHITECTURE §4).
 //!
-//! The claims are `sub`, `name`, `superAdmin`, `orgs` {id: ADMIN|MEMBER}, `teams`
-//! {id: LEAD|MEMBER}, `projects` {id: ADMIN|MEMBER}, `roles` (a list of ids), `iat`, `exp` and `authTime`
-//! (seconds since the epoch). Only `sub` and `exp` are required; the others default to
-//! empty, `false` or absent. A verifier accepts exactly one algorithm, checked before any key
+//! The claims are `sub`, `name`, `superAdmin`, `orgs` `{"o1":"ADMIN"}`, `teams`
+//! `{"t1":{"org":"o1","role":"LEAD"}}`, `projects`
+//! `{"p1":{"org":"o1","team":"t1","role":"ADMIN"}}` (`team` optional), `roles`
+//! `[{"id":"r-ops","org":"o1"}]` (`org` absent for a platform-wide role), `iss`, `aud`, `iat`,
+//! `exp` and `authTime` (seconds since the epoch). Only `sub` and `exp` are required; the
+//! others default to empty, `false` or absent. The flat forms of earlier versions
+//! (`"teams":{"t1":"LEAD"}`, `"roles":["r-ops"]`) are refused with a message saying what to
+//! write instead: a membership that does not name its organization cannot be checked
+//! against a secret's place. A verifier accepts exactly one algorithm, checked before any key
 //! is touched, so `alg: none` and HS256-signed-with-the-RSA-public-key tokens are refused.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -15,9 +20,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use secret_core::{OrgRole, Principal, ProjectRole, SecretError, TeamRole};
-use serde::Serialize;
+use secret_core::{
+    OrgRole, Principal, ProjectMembership, RoleMembership, SecretError, TeamMembership,
+};
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The clock skew tolerated on `exp`, `iat` and `nbf` unless configured otherwise.
@@ -97,6 +104,15 @@ pub enum TokenError {
     /// A claim has the wrong type or an unacceptable value.
     #[error("token claim `{0}` is invalid")]
     InvalidClaim(&'static str),
+    /// A membership claim in the flat form of earlier versions, which does not name the
+    /// organization (and team) it belongs to.
+    #[error("token claim `{claim}` uses the flat form; write {expected}")]
+    FlatMembership {
+        /// The claim (`teams`, `projects` or `roles`).
+        claim: &'static str,
+        /// The form to write instead.
+        expected: &'static str,
+    },
     /// The token could not be checked for another reason (e.g. an unusable configured key).
     #[error("token could not be verified")]
     Unverifiable,
@@ -246,17 +262,14 @@ impl TokenVerifier {
             Some(Value::String(sub)) if !sub.trim().is_empty() => sub.clone(),
             Some(_) => return Err(TokenError::InvalidClaim("sub")),
         };
-        let roles: Vec<String> = optional_claim(&claims, "roles")?.unwrap_or_default();
         Ok(Principal {
             user_id,
             name: optional_claim(&claims, "name")?,
             super_admin: optional_claim(&claims, "superAdmin")?.unwrap_or(false),
             orgs: optional_claim::<BTreeMap<String, OrgRole>>(&claims, "orgs")?.unwrap_or_default(),
-            teams: optional_claim::<BTreeMap<String, TeamRole>>(&claims, "teams")?
-                .unwrap_or_default(),
-            projects: optional_claim::<BTreeMap<String, ProjectRole>>(&claims, "projects")?
-                .unwrap_or_default(),
-            roles: roles.into_iter().collect::<BTreeSet<String>>(),
+            teams: membership_map(&claims, "teams", TEAMS_FORM)?,
+            projects: membership_map(&claims, "projects", PROJECTS_FORM)?,
+            roles: role_claim(&claims)?,
             auth_time,
         })
     }
@@ -352,9 +365,9 @@ struct MintedClaims<'a> {
     name: Option<&'a str>,
     super_admin: bool,
     orgs: &'a BTreeMap<String, OrgRole>,
-    teams: &'a BTreeMap<String, TeamRole>,
-    projects: &'a BTreeMap<String, ProjectRole>,
-    roles: &'a BTreeSet<String>,
+    teams: &'a BTreeMap<String, TeamMembership>,
+    projects: &'a BTreeMap<String, ProjectMembership>,
+    roles: &'a BTreeSet<RoleMembership>,
     iat: i64,
     exp: i64,
     auth_time: i64,
@@ -505,6 +518,60 @@ fn timestamp_claim(
             }
         }
         Some(_) => Err(TokenError::InvalidClaim(name)),
+    }
+}
+
+/// What `teams` must look like, for the message refusing the flat form.
+const TEAMS_FORM: &str = r#"{"t1":{"org":"o1","role":"LEAD"}}"#;
+/// What `projects` must look like.
+const PROJECTS_FORM: &str = r#"{"p1":{"org":"o1","team":"t1","role":"ADMIN"}} (team optional)"#;
+/// What `roles` must look like.
+const ROLES_FORM: &str = r#"[{"id":"r-ops","org":"o1"}] (org absent for a platform-wide role)"#;
+
+/// A membership map claim (`teams`, `projects`): each value an object naming its
+/// organization; a flat `"id":"ROLE"` entry is refused with the form to write instead.
+fn membership_map<T: DeserializeOwned>(
+    claims: &Map<String, Value>,
+    name: &'static str,
+    expected: &'static str,
+) -> Result<BTreeMap<String, T>, TokenError> {
+    match claims.get(name) {
+        None | Some(Value::Null) => Ok(BTreeMap::new()),
+        Some(Value::Object(entries)) => entries
+            .iter()
+            .map(|(id, entry)| match entry {
+                Value::String(_) => Err(TokenError::FlatMembership {
+                    claim: name,
+                    expected,
+                }),
+                _ if id.trim().is_empty() => Err(TokenError::InvalidClaim(name)),
+                entry => T::deserialize(entry)
+                    .map(|m| (id.clone(), m))
+                    .map_err(|_| TokenError::InvalidClaim(name)),
+            })
+            .collect(),
+        Some(_) => Err(TokenError::InvalidClaim(name)),
+    }
+}
+
+/// The `roles` claim: a list of `{"id","org"?}`; a flat list of ids is refused.
+fn role_claim(claims: &Map<String, Value>) -> Result<BTreeSet<RoleMembership>, TokenError> {
+    match claims.get("roles") {
+        None | Some(Value::Null) => Ok(BTreeSet::new()),
+        Some(Value::Array(entries)) => entries
+            .iter()
+            .map(|entry| match entry {
+                Value::String(_) => Err(TokenError::FlatMembership {
+                    claim: "roles",
+                    expected: ROLES_FORM,
+                }),
+                entry => RoleMembership::deserialize(entry)
+                    .ok()
+                    .filter(|r| !r.id.trim().is_empty())
+                    .ok_or(TokenError::InvalidClaim("roles")),
+            })
+            .collect(),
+        Some(_) => Err(TokenError::InvalidClaim("roles")),
     }
 }
 

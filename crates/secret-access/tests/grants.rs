@@ -30,7 +30,7 @@ fn secret_with_grantee(flags: &str) -> (SecretMetadata, Vec<AccessGrant>, Princi
 }
 
 fn team_lead() -> Principal {
-    Principal::user("tina").with_team("team-1", TeamRole::Lead)
+    Principal::user("tina").with_team("team-1", "org-1", TeamRole::Lead)
 }
 
 #[test]
@@ -108,7 +108,7 @@ fn empty_grantee_and_empty_permissions_are_validation_errors() {
 #[test]
 fn granting_without_grant_is_denied_or_not_found() {
     let secret = fixture_secret(SecretScope::Team);
-    let member = Principal::user("mia").with_team("team-1", TeamRole::Member);
+    let member = Principal::user("mia").with_team("team-1", "org-1", TeamRole::Member);
     let err = check_grant(&member, &secret, &[], &request("zoe", "R"), now()).unwrap_err();
     assert!(matches!(err, SecretError::AccessDenied { .. }), "{err:?}");
 
@@ -154,10 +154,102 @@ fn revoking_needs_grant() {
     let (secret, grants, gina) = secret_with_grantee("G");
     check_revoke(&gina, &secret, &grants, now()).unwrap();
 
-    let member = Principal::user("mia").with_team("team-1", TeamRole::Member);
+    let member = Principal::user("mia").with_team("team-1", "org-1", TeamRole::Member);
     let err = check_revoke(&member, &secret, &grants, now()).unwrap_err();
     assert!(matches!(err, SecretError::AccessDenied { .. }), "{err:?}");
 
     let err = check_revoke(&Principal::user("sam"), &secret, &grants, now()).unwrap_err();
     assert!(matches!(err, SecretError::SecretNotFound { .. }), "{err:?}");
+}
+
+#[test]
+fn a_grant_passed_on_expires_with_the_granters_own_grant() {
+    let secret = fixture_secret(SecretScope::Team);
+    let until = now() + Duration::seconds(60);
+    let grants = vec![grant(
+        &secret.id,
+        GranteeType::User,
+        "bob",
+        "RG",
+        Some(until),
+    )];
+    let bob = Principal::user("bob");
+    // No expiry asked: capped at bob's.
+    let expiry = check_grant(&bob, &secret, &grants, &request("carol", "R"), now()).unwrap();
+    assert_eq!(expiry, Some(until));
+    // A later expiry asked: capped too; an earlier one is kept.
+    let mut later = request("carol", "R");
+    later.expires_at = Some(now() + Duration::days(9));
+    assert_eq!(
+        check_grant(&bob, &secret, &grants, &later, now()).unwrap(),
+        Some(until)
+    );
+    let mut sooner = request("carol", "R");
+    sooner.expires_at = Some(now() + Duration::seconds(10));
+    assert_eq!(
+        check_grant(&bob, &secret, &grants, &sooner, now()).unwrap(),
+        sooner.expires_at
+    );
+    // A permanent grant carrying READ, a time-limited one carrying GRANT: bounded by GRANT.
+    let mixed = vec![
+        grant(&secret.id, GranteeType::User, "bob", "R", None),
+        grant(&secret.id, GranteeType::Role, "ops", "RG", Some(until)),
+    ];
+    let bob_ops = Principal::user("bob").with_role("ops", None);
+    assert_eq!(
+        check_grant(&bob_ops, &secret, &mixed, &request("carol", "R"), now()).unwrap(),
+        Some(until)
+    );
+    // An owner's grants are bounded by nothing.
+    assert_eq!(
+        check_grant(
+            &team_lead(),
+            &secret,
+            &grants,
+            &request("carol", "R"),
+            now()
+        )
+        .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn a_grantee_may_not_replace_or_extend_its_own_grant() {
+    let secret = fixture_secret(SecretScope::Team);
+    let grants = vec![
+        grant(
+            &secret.id,
+            GranteeType::User,
+            "bob",
+            "RG",
+            Some(now() + Duration::hours(1)),
+        ),
+        grant(&secret.id, GranteeType::Team, "team-9", "RG", None),
+    ];
+    let bob = Principal::user("bob").with_team("team-9", "org-1", TeamRole::Member);
+    for (kind, id) in [(GranteeType::User, "bob"), (GranteeType::Team, "team-9")] {
+        let mut own = request(id, "R");
+        own.grantee_type = kind;
+        let err = check_grant(&bob, &secret, &grants, &own, now()).unwrap_err();
+        assert!(
+            matches!(err, SecretError::AccessDenied { ref reason } if reason.contains("itself")),
+            "{kind}: {err:?}"
+        );
+    }
+    // The owner may replace anyone's grant, its own included.
+    let lead = team_lead();
+    let mut own = request("tina", "R");
+    own.grantee_type = GranteeType::User;
+    assert!(check_grant(&lead, &secret, &grants, &own, now()).is_ok());
+}
+
+#[test]
+fn team_grants_need_a_secret_of_an_organization() {
+    let secret = fixture_secret(SecretScope::Global);
+    let root = Principal::user("root").as_super_admin();
+    let mut to_team = request("team-1", "R");
+    to_team.grantee_type = GranteeType::Team;
+    let err = check_grant(&root, &secret, &[], &to_team, now()).unwrap_err();
+    assert!(matches!(err, SecretError::Validation { .. }), "{err:?}");
 }

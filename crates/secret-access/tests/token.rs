@@ -40,12 +40,12 @@ fn full_principal() -> Principal {
         .named("Ada Lovelace")
         .with_org("org-1", OrgRole::Admin)
         .with_org("org-2", OrgRole::Member)
-        .with_team("team-1", TeamRole::Lead)
-        .with_team("team-2", TeamRole::Member)
-        .with_project("project-1", ProjectRole::Admin)
-        .with_project("project-2", ProjectRole::Member)
-        .with_role("auditor")
-        .with_role("ops")
+        .with_team("team-1", "org-1", TeamRole::Lead)
+        .with_team("team-2", "org-2", TeamRole::Member)
+        .with_project("project-1", "org-1", Some("team-1"), ProjectRole::Admin)
+        .with_project("project-2", "org-2", None, ProjectRole::Member)
+        .with_role("auditor", None)
+        .with_role("ops", Some("org-1"))
         .authenticated_at(now() - Duration::minutes(3))
 }
 
@@ -129,9 +129,15 @@ fn minted_claims_use_the_documented_names() {
             "name": "Ada Lovelace",
             "superAdmin": false,
             "orgs": {"org-1": "ADMIN", "org-2": "MEMBER"},
-            "teams": {"team-1": "LEAD", "team-2": "MEMBER"},
-            "projects": {"project-1": "ADMIN", "project-2": "MEMBER"},
-            "roles": ["auditor", "ops"],
+            "teams": {
+                "team-1": {"org": "org-1", "role": "LEAD"},
+                "team-2": {"org": "org-2", "role": "MEMBER"},
+            },
+            "projects": {
+                "project-1": {"org": "org-1", "team": "team-1", "role": "ADMIN"},
+                "project-2": {"org": "org-2", "role": "MEMBER"},
+            },
+            "roles": [{"id": "auditor"}, {"id": "ops", "org": "org-1"}],
             "iat": t,
             "exp": t + 900,
             "authTime": t - 180,
@@ -328,9 +334,27 @@ fn wrong_claim_types_are_named() {
         ("superAdmin", json!("yes"), "superAdmin"),
         ("orgs", json!({"org-1": "OWNER"}), "orgs"),
         ("orgs", json!(["org-1"]), "orgs"),
-        ("teams", json!({"team-1": "ADMIN"}), "teams"),
+        (
+            "teams",
+            json!({"team-1": {"org": "org-1", "role": "ADMIN"}}),
+            "teams",
+        ),
+        ("teams", json!({"team-1": {"role": "LEAD"}}), "teams"),
+        (
+            "teams",
+            json!({"team-1": {"org": "o", "role": "LEAD", "x": 1}}),
+            "teams",
+        ),
+        ("teams", json!(["team-1"]), "teams"),
         ("projects", json!({"project-1": 1}), "projects"),
+        (
+            "projects",
+            json!({"project-1": {"team": "t1", "role": "ADMIN"}}),
+            "projects",
+        ),
         ("roles", json!("admin"), "roles"),
+        ("roles", json!([{"org": "org-1"}]), "roles"),
+        ("roles", json!([{"id": ""}]), "roles"),
         ("authTime", json!("2026-01-01"), "authTime"),
     ];
     for (claim, value, named) in cases {
@@ -342,6 +366,58 @@ fn wrong_claim_types_are_named() {
             TokenError::InvalidClaim(named),
         );
     }
+}
+
+#[test]
+fn flat_membership_claims_are_refused_with_the_form_to_write() {
+    let cases = [
+        (
+            "teams",
+            json!({"team-1": "LEAD"}),
+            r#"{"t1":{"org":"o1","role":"LEAD"}}"#,
+        ),
+        (
+            "projects",
+            json!({"project-1": "ADMIN"}),
+            r#"{"p1":{"org":"o1","team":"t1","role":"ADMIN"}}"#,
+        ),
+        (
+            "roles",
+            json!(["auditor"]),
+            r#"[{"id":"r-ops","org":"o1"}]"#,
+        ),
+    ];
+    for (claim, value, form) in cases {
+        let mut c = claims();
+        c[claim] = value;
+        let err = hs_verifier().check(&sign_hs(&c), now()).unwrap_err();
+        assert!(
+            matches!(err, TokenError::FlatMembership { claim: named, .. } if named == claim),
+            "{claim}: {err:?}"
+        );
+        let message = err.to_string();
+        assert!(message.contains(form), "{claim}: {message}");
+        assert!(message.contains("flat form"), "{claim}: {message}");
+    }
+}
+
+#[test]
+fn hierarchical_memberships_round_trip() {
+    let issuer = TokenIssuer::hs256(SECRET).unwrap();
+    let token = issuer
+        .mint(&full_principal(), Duration::minutes(15), now())
+        .unwrap();
+    let p = hs_verifier().verify_at(&token, now()).unwrap();
+    assert_eq!(
+        p,
+        full_principal().authenticated_at(now() - Duration::minutes(3))
+    );
+    assert!(p.is_team_lead_in(Some("org-1"), Some("team-1")));
+    assert!(!p.is_team_lead_in(Some("org-2"), Some("team-1")));
+    assert!(p.has_role_in("auditor", Some("org-9")), "platform-wide");
+    assert!(p.has_role_in("ops", Some("org-1")));
+    assert!(!p.has_role_in("ops", Some("org-2")));
+    assert!(!p.has_role_in("ops", None));
 }
 
 #[test]

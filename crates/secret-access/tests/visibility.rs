@@ -5,7 +5,8 @@ mod common;
 
 use chrono::Duration;
 use secret_access::{
-    Action, Decision, VisibilityFilter, decide, effective_permissions, is_visible,
+    Action, Decision, GranteeMatch, ProjectPlace, VisibilityFilter, decide, effective_permissions,
+    is_visible,
 };
 use secret_core::model::AccessGrant;
 use secret_core::{GranteeType, OrgRole, Principal, ProjectRole, SecretScope, TeamRole};
@@ -57,23 +58,28 @@ fn principal(rng: &mut Rng) -> Principal {
             _ => {}
         }
     }
+    // Memberships name their organization (and a project its team), drawn at random so
+    // that the same ids in another organization are exercised too.
     for team in TEAMS {
+        let org = rng.pick(ORGS);
         match rng.below(3) {
-            0 => p = p.with_team(*team, TeamRole::Lead),
-            1 => p = p.with_team(*team, TeamRole::Member),
+            0 => p = p.with_team(*team, org, TeamRole::Lead),
+            1 => p = p.with_team(*team, org, TeamRole::Member),
             _ => {}
         }
     }
     for project in PROJECTS {
+        let (org, team) = (rng.pick(ORGS), rng.maybe(TEAMS));
         match rng.below(3) {
-            0 => p = p.with_project(*project, ProjectRole::Admin),
-            1 => p = p.with_project(*project, ProjectRole::Member),
+            0 => p = p.with_project(*project, org, team, ProjectRole::Admin),
+            1 => p = p.with_project(*project, org, team, ProjectRole::Member),
             _ => {}
         }
     }
     for role in ROLES {
         if rng.chance(30) {
-            p = p.with_role(*role);
+            let org = rng.maybe(ORGS);
+            p = p.with_role(*role, org);
         }
     }
     p
@@ -149,29 +155,47 @@ fn is_visible_agrees_with_decide_for_generated_cases() {
 }
 
 #[test]
-fn filter_lists_memberships_by_kind() {
+fn filter_lists_memberships_by_kind_with_their_places() {
     let p = Principal::user("u1")
         .with_org("org-1", OrgRole::Admin)
         .with_org("org-2", OrgRole::Member)
-        .with_team("team-1", TeamRole::Lead)
-        .with_team("team-2", TeamRole::Member)
-        .with_project("project-1", ProjectRole::Member)
-        .with_role("auditor");
+        .with_team("team-1", "org-1", TeamRole::Lead)
+        .with_team("team-2", "org-2", TeamRole::Member)
+        .with_project("project-1", "org-1", Some("team-1"), ProjectRole::Member)
+        .with_role("auditor", None)
+        .with_role("ops", Some("org-2"));
     let f = VisibilityFilter::for_principal(&p);
     assert!(!f.all);
     assert_eq!(f.user_id, "u1");
     assert_eq!(f.member_org_ids, ["org-1", "org-2"]);
     assert_eq!(f.admin_org_ids, ["org-1"]);
-    assert_eq!(f.member_team_ids, ["team-1", "team-2"]);
-    assert_eq!(f.lead_team_ids, ["team-1"]);
-    assert_eq!(f.member_project_ids, ["project-1"]);
+    let pair = |o: &str, t: &str| (o.to_owned(), t.to_owned());
+    assert_eq!(
+        f.member_teams,
+        [pair("org-1", "team-1"), pair("org-2", "team-2")]
+    );
+    assert_eq!(f.lead_teams, [pair("org-1", "team-1")]);
+    assert_eq!(
+        f.member_projects,
+        [ProjectPlace {
+            organization_id: "org-1".to_owned(),
+            team_id: Some("team-1".to_owned()),
+            project_id: "project-1".to_owned(),
+        }]
+    );
+    let g = |t: GranteeType, id: &str, org: Option<&str>| GranteeMatch {
+        grantee_type: t,
+        grantee_id: id.to_owned(),
+        organization_id: org.map(str::to_owned),
+    };
     assert_eq!(
         f.grantees,
         [
-            (GranteeType::User, "u1".to_owned()),
-            (GranteeType::Team, "team-1".to_owned()),
-            (GranteeType::Team, "team-2".to_owned()),
-            (GranteeType::Role, "auditor".to_owned()),
+            g(GranteeType::User, "u1", None),
+            g(GranteeType::Team, "team-1", Some("org-1")),
+            g(GranteeType::Team, "team-2", Some("org-2")),
+            g(GranteeType::Role, "auditor", None),
+            g(GranteeType::Role, "ops", Some("org-2")),
         ]
     );
     assert!(VisibilityFilter::for_principal(&Principal::user("r").as_super_admin()).all);

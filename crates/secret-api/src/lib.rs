@@ -26,7 +26,7 @@ mod service;
 
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
-pub use service::SecretService;
+pub use service::{RefusalSummary, SecretService};
 
 pub use secret_audit::report::ComplianceReport;
 pub use secret_core::audit::AuditRecord;
@@ -36,8 +36,8 @@ pub use secret_core::model::{
     UpdateValueParams, VersionedValue,
 };
 pub use secret_core::{
-    AnySecretValue, ErrorCode, OrgRole, Principal, ProjectRole, SecretContext, SecretError,
-    SecretScope, SecretType, SecretValue, TeamRole,
+    AnySecretValue, ErrorCode, OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership,
+    SecretContext, SecretError, SecretScope, SecretType, SecretValue, TeamMembership, TeamRole,
 };
 pub use secret_crypto::MasterKeyMaterial;
 pub use secret_store::{DbConfig, DbKind, KeyInfo, ReencryptProgress};

@@ -340,7 +340,7 @@ impl SecretService {
             .put_pending(&meta.id, version, &stored, now)
             .await?;
         handler.test(&subject, &checked.value).await?;
-        self.promote(meta, version, &checked.facts, handler.name(), now)
+        self.promote(meta, version, &checked, handler.name(), now)
             .await?;
         if let Err(err) = handler.post_rotate(&subject, &checked.value, &old).await {
             // The rotation stands; the handler's follow-up is reported, not undone.
@@ -357,7 +357,7 @@ impl SecretService {
         &self,
         meta: &SecretMetadata,
         version: i64,
-        facts: &secret_core::ValueFacts,
+        checked: &crate::service::CheckedValue,
         handler: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
@@ -385,7 +385,7 @@ impl SecretService {
                 reason: "the pending version does not match".to_string(),
             });
         }
-        self.advance(&mut tx, &current, facts, true, now, &ctx)
+        self.advance(&mut tx, &current, checked, true, now, &ctx)
             .await?;
         tx.insert_version(NewVersion {
             secret_id: &meta.id,

@@ -17,8 +17,8 @@ use secret_core::SecretAuditEventType as E;
 use secret_core::audit::AuditEntry;
 use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::{
-    AccessGrant, CreateSecretParams, GrantAccessParams, ListSecretsParams, Page, SecretMetadata,
-    SecretVersionInfo, UpdateSecretParams, UpdateValueParams, VersionedValue,
+    AccessGrant, CreateSecretParams, GrantAccessParams, ListSecretsParams, Page, SealedMasked,
+    SecretMetadata, SecretVersionInfo, UpdateSecretParams, UpdateValueParams, VersionedValue,
 };
 use secret_core::name::{
     normalize_tags, validate_change_reason, validate_description, validate_metadata,
@@ -63,17 +63,19 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-/// A value checked against its declared type and normalised, with its derived facts.
+/// A value checked against its declared type and normalised, with its derived facts and
+/// its masked display (kept apart: it is stored only encrypted).
 pub(crate) struct CheckedValue {
     pub(crate) value: SecretValue,
     pub(crate) facts: ValueFacts,
+    pub(crate) masked: String,
 }
 
 /// Checks `value` against the secret's declared type and validates it as of `now`.
 ///
 /// The facts kept in plain metadata never include the masked display: for some types it
 /// shows characters of the value (an API key's last four), and no part of a value is
-/// stored unencrypted.
+/// stored unencrypted. It is returned apart, to be sealed beside the value.
 pub(crate) fn check_value(
     declared: SecretType,
     value: SecretValue,
@@ -81,8 +83,12 @@ pub(crate) fn check_value(
 ) -> Result<CheckedValue> {
     value.check_type(declared)?;
     let (value, mut facts) = value.validate_at(now)?;
-    facts.masked.clear();
-    Ok(CheckedValue { value, facts })
+    let masked = std::mem::take(&mut facts.masked);
+    Ok(CheckedValue {
+        value,
+        facts,
+        masked,
+    })
 }
 
 fn check_rotation_interval(days: Option<i32>) -> Result<()> {
@@ -138,6 +144,22 @@ fn check_expected(expected: Option<i64>, current: i64) -> Result<()> {
         }),
         _ => Ok(()),
     }
+}
+
+/// Value reads refused to one caller in one window past the first (see
+/// [`SecretService::record_refusal_summary`]).
+#[derive(Debug, Clone)]
+pub struct RefusalSummary {
+    /// The caller, as of its first refused read of the window.
+    pub ctx: SecretContext,
+    /// How many reads were refused after the first.
+    pub refusals: u64,
+    /// The secrets asked for (at most 20).
+    pub secret_ids: Vec<String>,
+    /// When the window started.
+    pub window_start: DateTime<Utc>,
+    /// When it was summarised.
+    pub window_end: DateTime<Utc>,
 }
 
 /// The owner ids a new secret gets, from its scope, the request and the caller's context.
@@ -212,13 +234,23 @@ fn resolve_owner(
                 user_id: None,
             }
         }
-        SecretScope::Project => Owner {
-            organization_id: Some(require("organizationId", org)?),
-            // A project may sit under a team; the team id is kept when given explicitly.
-            team_id: optional("teamId", target.team_id.clone())?,
-            project_id: Some(require("projectId", project)?),
-            user_id: None,
-        },
+        SecretScope::Project => {
+            let org = require("organizationId", org)?;
+            let project = require("projectId", project)?;
+            // A project may sit under a team: the team id given explicitly, else the
+            // project's own team as the caller's verified membership names it.
+            let team = target.team_id.clone().or_else(|| {
+                ctx.principal
+                    .project_in(Some(&org), None, Some(&project))
+                    .and_then(|m| m.team.clone())
+            });
+            Owner {
+                organization_id: Some(org),
+                team_id: optional("teamId", team)?,
+                project_id: Some(project),
+                user_id: None,
+            }
+        }
         SecretScope::User => {
             forbid("teamId", &target.team_id)?;
             forbid("projectId", &target.project_id)?;
@@ -403,6 +435,55 @@ impl SecretService {
         &self.inner.audit_store
     }
 
+    /// The masked display of version `version` of secret `id`, encrypted with the active
+    /// data key under the masked-display domain.
+    pub(crate) fn seal_masked(&self, id: &str, version: i64, masked: &str) -> Result<SealedMasked> {
+        let (key_id, blob) = self
+            .inner
+            .keys
+            .encrypt_masked(id, version, masked.as_bytes())?;
+        Ok(SealedMasked { key_id, blob })
+    }
+
+    /// `meta` with its `maskedValue` decrypted. A blob that does not open (tampered, or
+    /// under a key this process cannot load) leaves it absent and is logged; metadata is
+    /// still answered.
+    pub(crate) async fn unsealed(&self, mut meta: SecretMetadata) -> SecretMetadata {
+        if meta.sealed_masked.is_none() {
+            return meta;
+        }
+        if let Some(shown) = self.open_masked(&meta).await {
+            meta.masked_value = Some(shown);
+            return meta;
+        }
+        // A cached row may predate a re-encryption by another process: read it again.
+        if let Ok(Some(fresh)) = self.inner.repo.find(&meta.id).await
+            && fresh.metadata.current_version == meta.current_version
+            && fresh.metadata.sealed_masked != meta.sealed_masked
+        {
+            meta.sealed_masked = fresh.metadata.sealed_masked;
+            meta.masked_value = self.open_masked(&meta).await;
+        }
+        if meta.masked_value.is_none() {
+            tracing::error!(
+                secret_id = %meta.id,
+                "the masked display of a secret could not be decrypted"
+            );
+        }
+        meta
+    }
+
+    async fn open_masked(&self, meta: &SecretMetadata) -> Option<String> {
+        let sealed = meta.sealed_masked.as_ref()?;
+        let plain = self
+            .inner
+            .keys
+            .decrypt_masked(&sealed.key_id, &meta.id, meta.current_version, &sealed.blob)
+            .await
+            .ok()?;
+        String::from_utf8(plain.to_vec()).ok()
+    }
+
     /// The entry for `event` by `ctx`'s caller, now.
     pub(crate) fn entry(&self, event: AuditEvent, ctx: &SecretContext) -> AuditEntry {
         event.entry(Some(ctx), "system", self.now())
@@ -444,18 +525,13 @@ impl SecretService {
         ctx: &SecretContext,
         denials_only: bool,
     ) -> SecretError {
-        let id = event.secret_ref().map(|r| r.id.clone());
-        let event = match (&err, id) {
-            (SecretError::AccessDenied { reason }, id) => {
-                // Only the id is known: name the secret in the record.
-                let unnamed = event.secret_ref().is_some_and(|r| r.name.is_none());
-                if let Some(id) = id.filter(|_| unnamed)
-                    && let Ok(Some(rec)) = self.inner.repo.find(&id).await
-                {
-                    event.set_secret(&rec.metadata);
-                }
-                event.denied(reason)
-            }
+        // Only the id is known: the record is filed under the secret asked for (never
+        // under the organization the caller's header names), and names it.
+        let unresolved = event
+            .secret_ref()
+            .filter(|r| r.scope.is_none())
+            .map(|r| r.id.clone());
+        let event = match (&err, unresolved) {
             (SecretError::SecretNotFound { .. }, Some(id)) => {
                 match self.hidden_from(&id, ctx).await {
                     Some(meta) => {
@@ -466,11 +542,27 @@ impl SecretService {
                     None => event.failed(&err),
                 }
             }
+            (SecretError::AccessDenied { reason }, id) => {
+                self.resolve_secret(&mut event, id).await;
+                event.denied(reason)
+            }
             _ if denials_only => return err,
-            _ => event.failed(&err),
+            (_, id) => {
+                self.resolve_secret(&mut event, id).await;
+                event.failed(&err)
+            }
         };
         self.record_refusal_or_failure(event, ctx).await;
         err
+    }
+
+    /// Fills in the secret `id` an event names only by id, when it exists.
+    async fn resolve_secret(&self, event: &mut AuditEvent, id: Option<String>) {
+        if let Some(id) = id
+            && let Ok(Some(rec)) = self.inner.repo.find(&id).await
+        {
+            event.set_secret(&rec.metadata);
+        }
     }
 
     /// Writes the record of an operation that did not happen. The caller answers with
@@ -496,20 +588,42 @@ impl SecretService {
     ) -> SecretError {
         let reason = err.to_string();
         let mut event = AuditEvent::new(E::SecretRead).on_id(id);
-        if let Ok(Some(rec)) = self.inner.repo.find(id).await
-            && decide(
-                &ctx.principal,
-                Action::ViewMetadata,
-                &rec.metadata,
-                &[],
-                self.now(),
-            ) != Decision::Invisible
-        {
+        // Filed under the secret asked for whether or not the caller may see it (a grantee
+        // sees it through its grants).
+        if let Ok(Some(rec)) = self.inner.repo.find(id).await {
             event.set_secret(&rec.metadata);
         }
         self.record_refusal_or_failure(event.denied(&reason), ctx)
             .await;
         err
+    }
+
+    /// Writes the one record summarising the value reads refused to one caller in a
+    /// window past the first (rate limited): ACCESS_DENIED with the count, the window and
+    /// the secrets asked for, filed under the secret when there was only one.
+    pub async fn record_refusal_summary(&self, summary: RefusalSummary) {
+        let mut event = AuditEvent::new(E::SecretRead)
+            .detail("summarised", true)
+            .detail("refusals", summary.refusals)
+            .detail("askedFor", summary.secret_ids.clone())
+            .detail(
+                "windowStart",
+                secret_core::audit::audit_timestamp(summary.window_start).to_rfc3339(),
+            )
+            .detail(
+                "windowEnd",
+                secret_core::audit::audit_timestamp(summary.window_end).to_rfc3339(),
+            );
+        if let [only] = summary.secret_ids.as_slice() {
+            event = event.on_id(only);
+            self.resolve_secret(&mut event, Some(only.clone())).await;
+        }
+        let reason = format!(
+            "rate limited: {} further value reads refused in this window",
+            summary.refusals
+        );
+        self.record_refusal_or_failure(event.denied(&reason), &summary.ctx)
+            .await;
     }
 
     /// Runs `op`, recording its failure or refusal as `event`.
@@ -652,12 +766,30 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
+        // A refused or failed create is filed under the place it aimed at: the request's
+        // ids (the caller's context fills only what the request leaves out, as it does for
+        // the secret itself).
+        let target = &params.target;
+        let pick = |own: &Option<String>, context: &Option<String>| {
+            own.clone().or_else(|| context.clone())
+        };
+        let org = match params.scope {
+            SecretScope::Global => None,
+            _ => pick(&target.organization_id, &ctx.organization_id),
+        };
         let event = AuditEvent::new(E::SecretCreated)
+            .target(
+                org.as_deref(),
+                pick(&target.team_id, &ctx.team_id).as_deref(),
+                pick(&target.project_id, &ctx.project_id).as_deref(),
+            )
             .detail("name", params.name.clone())
             .detail("scope", params.scope.as_str())
             .detail("type", params.secret_type.as_str());
-        self.audited(event, ctx, self.create_secret_op(params, ctx))
-            .await
+        let created = self
+            .audited(event, ctx, self.create_secret_op(params, ctx))
+            .await?;
+        Ok(self.unsealed(created).await)
     }
 
     async fn create_secret_op(
@@ -734,6 +866,7 @@ impl SecretService {
             },
             tags,
             metadata: params.metadata,
+            masked: Some(self.seal_masked(&id, 1, &checked.masked)?),
             facts: checked.facts,
             lifecycle,
             created_by_id: ctx.user_id().to_string(),
@@ -901,7 +1034,7 @@ impl SecretService {
             last_used_at: usage.last_used_at,
             consumer_modules: usage.modules,
         });
-        Ok(meta)
+        Ok(self.unsealed(meta).await)
     }
 
     /// Secrets visible in the caller's context, filtered and paged in SQL.
@@ -934,7 +1067,14 @@ impl SecretService {
             page,
             limit,
         };
-        Ok(self.inner.repo.list(&filter).await?)
+        let mut found = self.inner.repo.list(&filter).await?;
+        // Each masked display is a small blob on the secret's row: no value is fetched.
+        let mut items = Vec::with_capacity(found.items.len());
+        for meta in std::mem::take(&mut found.items) {
+            items.push(self.unsealed(meta).await);
+        }
+        found.items = items;
+        Ok(found)
     }
 
     /// A secret's version history, newest first.
@@ -1095,8 +1235,10 @@ impl SecretService {
         let event = AuditEvent::new(E::SecretUpdated)
             .action("UPDATE_METADATA")
             .on_id(id);
-        self.audited(event, ctx, self.update_secret_op(id, params, ctx))
-            .await
+        let meta = self
+            .audited(event, ctx, self.update_secret_op(id, params, ctx))
+            .await?;
+        Ok(self.unsealed(meta).await)
     }
 
     async fn update_secret_op(
@@ -1195,19 +1337,21 @@ impl SecretService {
         let event = AuditEvent::new(E::SecretUpdated)
             .action("UPDATE_VALUE")
             .on_id(id);
-        self.audited(
-            event.clone(),
-            ctx,
-            self.write_new_version(
-                id,
-                params.value,
-                reason,
-                params.expected_version,
-                event,
+        let meta = self
+            .audited(
+                event.clone(),
                 ctx,
-            ),
-        )
-        .await
+                self.write_new_version(
+                    id,
+                    params.value,
+                    reason,
+                    params.expected_version,
+                    event,
+                    ctx,
+                ),
+            )
+            .await?;
+        Ok(self.unsealed(meta).await)
     }
 
     /// Rotates a secret to `new_value`: a new version, `lastRotatedAt` = now and
@@ -1221,19 +1365,21 @@ impl SecretService {
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::SecretRotated).on_id(id);
-        self.audited(
-            event.clone(),
-            ctx,
-            self.write_new_version(
-                id,
-                new_value,
-                "Rotation".to_string(),
-                expected_version,
-                event,
+        let meta = self
+            .audited(
+                event.clone(),
                 ctx,
-            ),
-        )
-        .await
+                self.write_new_version(
+                    id,
+                    new_value,
+                    "Rotation".to_string(),
+                    expected_version,
+                    event,
+                    ctx,
+                ),
+            )
+            .await?;
+        Ok(self.unsealed(meta).await)
     }
 
     /// Writes `value` as a new version, recorded as `event` (SECRET_ROTATED for a
@@ -1311,7 +1457,7 @@ impl SecretService {
             .backend(current.storage_backend)?
             .store_value(target, &checked.value)
             .await?;
-        self.advance(tx, current, &checked.facts, rotation, now, ctx)
+        self.advance(tx, current, &checked, rotation, now, ctx)
             .await?;
         tx.insert_version(NewVersion {
             secret_id: &current.id,
@@ -1329,11 +1475,13 @@ impl SecretService {
         &self,
         tx: &mut WriteTx,
         current: &SecretMetadata,
-        facts: &ValueFacts,
+        checked: &CheckedValue,
         rotation: bool,
         now: DateTime<Utc>,
         ctx: &SecretContext,
     ) -> Result<i64> {
+        let facts = &checked.facts;
+        let masked = self.seal_masked(&current.id, current.current_version + 1, &checked.masked)?;
         // A value with its own expiry (a certificate) moves the secret's expiry with it; a
         // new value for an expired secret ends the expiry (§8.1: "until a new value is set").
         let natural_changed =
@@ -1366,6 +1514,7 @@ impl SecretService {
                     actor_id: ctx.user_id(),
                     now,
                     facts,
+                    masked: Some(&masked),
                     expires_at,
                     rotation: next_rotation,
                 },
@@ -1387,12 +1536,14 @@ impl SecretService {
             .action("ROLLBACK")
             .on_id(id)
             .detail("rolledBackTo", to_version);
-        self.audited(
-            event.clone(),
-            ctx,
-            self.rollback_op(id, to_version, expected_version, event, ctx),
-        )
-        .await
+        let meta = self
+            .audited(
+                event.clone(),
+                ctx,
+                self.rollback_op(id, to_version, expected_version, event, ctx),
+            )
+            .await?;
+        Ok(self.unsealed(meta).await)
     }
 
     async fn rollback_op(
@@ -1458,8 +1609,10 @@ impl SecretService {
     ) -> Result<SecretMetadata> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::SecretDeleted).on_id(id);
-        self.audited(event, ctx, self.delete_op(id, expected_version, ctx))
-            .await
+        let meta = self
+            .audited(event, ctx, self.delete_op(id, expected_version, ctx))
+            .await?;
+        Ok(self.unsealed(meta).await)
     }
 
     async fn delete_op(
@@ -1494,7 +1647,8 @@ impl SecretService {
     pub async fn restore_secret(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::SecretRestored).on_id(id);
-        self.audited(event, ctx, self.restore_op(id, ctx)).await
+        let meta = self.audited(event, ctx, self.restore_op(id, ctx)).await?;
+        Ok(self.unsealed(meta).await)
     }
 
     async fn restore_op(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
@@ -1590,10 +1744,14 @@ impl SecretService {
             .await?
             .ok_or_else(|| not_found(secret_id))?;
         let grants = tx.grants_on(secret_id).await?;
-        check_grant(&ctx.principal, &rec.metadata, &grants, &params, now)?;
+        let expires_at = check_grant(&ctx.principal, &rec.metadata, &grants, &params, now)?;
         if rec.metadata.is_deleted() {
             return Err(not_found(secret_id));
         }
+        let replaced = grants
+            .iter()
+            .find(|g| g.grantee_type == params.grantee_type && g.grantee_id == params.grantee_id)
+            .cloned();
         let grant = AccessGrant {
             id: uuid::Uuid::now_v7().to_string(),
             secret_id: secret_id.to_string(),
@@ -1603,25 +1761,43 @@ impl SecretService {
             can_update: params.can_update,
             can_delete: params.can_delete,
             can_grant: params.can_grant,
-            expires_at: params.expires_at,
+            expires_at,
             granted_at: now,
             granted_by_id: ctx.user_id().to_string(),
         };
         let saved = tx.upsert_grant(&grant).await?;
-        tx.append_audit(&[self.entry(
-            AuditEvent::new(E::AccessGranted)
-                .on(&rec.metadata)
-                .detail("grantId", saved.id.clone())
-                .detail("granteeType", saved.grantee_type.as_str())
-                .detail("granteeId", saved.grantee_id.clone())
-                .detail("canRead", saved.can_read)
-                .detail("canUpdate", saved.can_update)
-                .detail("canDelete", saved.can_delete)
-                .detail("canGrant", saved.can_grant)
-                .detail("expiresAt", saved.expires_at.map(|t| t.to_rfc3339())),
-            ctx,
-        )])
-        .await?;
+        let mut event = AuditEvent::new(E::AccessGranted)
+            .on(&rec.metadata)
+            .detail("grantId", saved.id.clone())
+            .detail("granteeType", saved.grantee_type.as_str())
+            .detail("granteeId", saved.grantee_id.clone())
+            .detail("canRead", saved.can_read)
+            .detail("canUpdate", saved.can_update)
+            .detail("canDelete", saved.can_delete)
+            .detail("canGrant", saved.can_grant)
+            .detail("expiresAt", saved.expires_at.map(|t| t.to_rfc3339()));
+        if saved.expires_at != params.expires_at {
+            // Capped at the granter's own access.
+            event = event.detail(
+                "requestedExpiresAt",
+                params.expires_at.map(|t| t.to_rfc3339()),
+            );
+        }
+        if let Some(old) = &replaced {
+            event = event.action("GRANT_REPLACED").detail(
+                "previous",
+                serde_json::json!({
+                    "grantId": old.id,
+                    "canRead": old.can_read,
+                    "canUpdate": old.can_update,
+                    "canDelete": old.can_delete,
+                    "canGrant": old.can_grant,
+                    "expiresAt": old.expires_at.map(|t| t.to_rfc3339()),
+                    "grantedById": old.granted_by_id,
+                }),
+            );
+        }
+        tx.append_audit(&[self.entry(event, ctx)]).await?;
         tx.commit().await?;
         self.inner.cache.invalidate(secret_id);
         tracing::info!(

@@ -242,9 +242,9 @@ async fn team_and_role_grants_reach_members_and_holders() {
         )
         .await
         .unwrap();
-    let teammate = ctx_of(Principal::user("t7").with_team("team-7", TeamRole::Member));
-    let runner = ctx_of(Principal::user("ci").with_role("ci-runner"));
-    let stranger = ctx_of(Principal::user("s").with_team("team-8", TeamRole::Lead));
+    let teammate = ctx_of(Principal::user("t7").with_team("team-7", "org-1", TeamRole::Member));
+    let runner = ctx_of(Principal::user("ci").with_role("ci-runner", None));
+    let stranger = ctx_of(Principal::user("s").with_team("team-8", "org-1", TeamRole::Lead));
     assert!(t.service.get_secret(&id, &teammate).await.is_ok());
     assert!(t.service.get_secret(&id, &runner).await.is_ok());
     assert_eq!(

@@ -1365,13 +1365,13 @@ async fn data_key_rotation_re_encrypts_in_resumable_batches_then_retires_and_des
         "sk-dek-0000000001"
     );
 
-    // Interrupted after one batch of 3 ...
+    // Interrupted after one batch of 3 values and 3 masked displays ...
     let p = t.service.keys().reencrypt_batch(3).await.unwrap();
     assert_eq!(
         p,
         secret_api::ReencryptProgress {
-            reencrypted: 3,
-            remaining: 4
+            reencrypted: 6,
+            remaining: 7
         }
     );
     // ... and resumed by another process with the same master key.
@@ -1379,7 +1379,7 @@ async fn data_key_rotation_re_encrypts_in_resumable_batches_then_retires_and_des
     let other = SecretService::open(t.db.connect().await, &material, Arc::new(SystemClock))
         .await
         .unwrap();
-    assert_eq!(other.keys().reencrypt_all(3).await.unwrap(), 4);
+    assert_eq!(other.keys().reencrypt_all(3).await.unwrap(), 7);
     let statuses: Vec<_> = other
         .keys()
         .list_keys()
@@ -1410,8 +1410,26 @@ async fn data_key_rotation_re_encrypts_in_resumable_batches_then_retires_and_des
         );
     }
     assert_eq!(
+        raw.count(&format!(
+            "SELECT COUNT(*) FROM secrets WHERE masked_key_id <> '{new}'"
+        ))
+        .await,
+        0,
+        "masked displays move to the new key too"
+    );
+    assert_eq!(
         t.service.keys().destroy_unreferenced_keys().await.unwrap(),
         vec![old.clone()]
+    );
+    // After the old key is gone, the masked displays still open.
+    assert_eq!(
+        t.service
+            .get_metadata(&ids[1], &ctx())
+            .await
+            .unwrap()
+            .masked_value
+            .as_deref(),
+        Some("••••••••0001")
     );
     assert_eq!(
         raw.count(&format!(

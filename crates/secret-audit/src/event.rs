@@ -45,6 +45,9 @@ pub struct AuditEvent {
     outcome: AuditOutcome,
     actor_type: ActorType,
     secret: Option<SecretRef>,
+    /// Where the event is aimed when there is no resolved secret (a refused create names
+    /// the organization, team and project of its request body).
+    target: Option<(Option<String>, Option<String>, Option<String>)>,
     details: Map<String, Value>,
     error_message: Option<String>,
 }
@@ -83,9 +86,26 @@ impl AuditEvent {
             outcome: AuditOutcome::Success,
             actor_type: ActorType::User,
             secret: None,
+            target: None,
             details: Map::new(),
             error_message: None,
         }
+    }
+
+    /// The place the event is aimed at when it has no resolved secret: the record is filed
+    /// under this organization (team, project), never under the caller's header.
+    pub fn target(
+        mut self,
+        organization_id: Option<&str>,
+        team_id: Option<&str>,
+        project_id: Option<&str>,
+    ) -> Self {
+        self.target = Some((
+            organization_id.map(str::to_owned),
+            team_id.map(str::to_owned),
+            project_id.map(str::to_owned),
+        ));
+        self
     }
 
     /// The event type.
@@ -169,16 +189,23 @@ impl AuditEvent {
     ) -> AuditEntry {
         let secret = self.secret.unwrap_or_default();
         let has_secret = !secret.id.is_empty();
+        // The record is filed under its target: the secret's place, else the place the
+        // request aimed at. The caller's `X-Organization-Id` is only its context, kept as a
+        // detail when it differs: a caller must not be able to file its attempts under
+        // another organization, hiding them from the targeted one's admins.
         let (org, team, project) = if has_secret && secret.scope.is_some() {
             (secret.organization_id, secret.team_id, secret.project_id)
         } else {
-            (
-                ctx.and_then(|c| c.organization_id.clone()),
-                ctx.and_then(|c| c.team_id.clone()),
-                ctx.and_then(|c| c.project_id.clone()),
-            )
+            self.target.unwrap_or_default()
         };
         let mut details = self.details;
+        if let Some(context_org) = ctx.and_then(|c| c.organization_id.as_deref())
+            && org.as_deref() != Some(context_org)
+        {
+            details
+                .entry("contextOrganizationId")
+                .or_insert_with(|| Value::String(cut(context_org, 128)));
+        }
         if let Some(resource) = ctx.and_then(|c| c.consumer_resource_id.as_deref()) {
             details
                 .entry("consumerResourceId")
@@ -236,10 +263,26 @@ mod tests {
         assert_eq!(e.outcome, AuditOutcome::Denied);
         assert_eq!(e.action, "SECRET_READ");
         assert_eq!(e.actor_id, "bob");
-        assert_eq!(e.organization_id.as_deref(), Some("org-2"));
+        assert_eq!(
+            e.organization_id, None,
+            "the caller's header never files the record"
+        );
         assert_eq!(e.consumer_module.as_deref(), Some("mcp-server"));
         let details: Value = serde_json::from_str(&e.details).unwrap();
         assert_eq!(details["attempted"], "SECRET_READ");
+        assert_eq!(details["contextOrganizationId"], "org-2");
+    }
+
+    #[test]
+    fn an_unresolved_event_is_filed_under_its_target() {
+        let ctx = SecretContext::new(Principal::user("bob"), "m").in_organization("org-2");
+        let e = AuditEvent::new(SecretAuditEventType::SecretCreated)
+            .target(Some("org-1"), Some("team-1"), None)
+            .denied("creating PROJECT secrets here is not permitted")
+            .entry(Some(&ctx), "system", Utc::now());
+        assert_eq!(e.organization_id.as_deref(), Some("org-1"));
+        assert_eq!(e.team_id.as_deref(), Some("team-1"));
+        assert_eq!(e.project_id, None);
     }
 
     #[test]

@@ -23,5 +23,7 @@ pub use enums::{
     VaultHealthStatus, VaultScope,
 };
 pub use error::{ErrorCode, SecretError};
-pub use principal::{OrgRole, Principal, ProjectRole, TeamRole};
+pub use principal::{
+    OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, TeamMembership, TeamRole,
+};
 pub use value::{AnySecretValue, SecretValue, ValueFacts};

@@ -19,6 +19,9 @@ pub const MAX_CHANGE_REASON_CHARS: usize = 500;
 /// Days a soft-deleted secret can be restored before it is purged.
 pub const RECOVERY_PERIOD_DAYS: i64 = 30;
 /// The largest page a listing returns.
-pub const MAX_PAGE_LIMIT: u64 = 100;
+pub const MAX_PAGE_LIMIT: u64 = 500;
+/// The largest number of items a listing may skip (`(page - 1) x limit`): deeper pages are
+/// refused rather than computed, so no request number can overflow an offset.
+pub const MAX_PAGE_OFFSET: u64 = 1_000_000_000;
 /// The page size of a listing that names none.
 pub const DEFAULT_PAGE_LIMIT: u64 = 20;

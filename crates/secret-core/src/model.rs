@@ -12,7 +12,7 @@ use crate::enums::{
     StorageBackendKind,
 };
 use crate::error::SecretError;
-use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT};
+use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET};
 use crate::value::{SecretValue, ValueFacts};
 
 /// A secret's metadata: everything about it except its value.
@@ -62,6 +62,35 @@ pub struct SecretMetadata {
     /// metadata is fetched, absent in listings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<SecretUsageInfo>,
+    /// The masked display of the current value (`••••••••abcd` for an API key, the
+    /// subject for a certificate, the names for an env set), decrypted from its sealed
+    /// form by the service; `None` for secrets written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub masked_value: Option<String>,
+    /// The masked display as stored: encrypted under a data key, bound to this secret and
+    /// its current version. Never serialized.
+    #[serde(skip)]
+    pub sealed_masked: Option<SealedMasked>,
+}
+
+/// A masked display encrypted under a data key (see [`SecretMetadata::sealed_masked`]).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SealedMasked {
+    /// The data key's id.
+    pub key_id: String,
+    /// The AES-256-GCM blob.
+    pub blob: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedMasked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "SealedMasked({}, {} bytes)",
+            self.key_id,
+            self.blob.len()
+        )
+    }
 }
 
 /// How the scheduler looks after a secret (§8.1, §8.2, §8.3).
@@ -358,14 +387,17 @@ pub struct ListSecretsParams {
 }
 
 impl ListSecretsParams {
-    /// The page number and size after defaults and bounds (page ≥ 1, 1 ≤ limit ≤ 100).
+    /// The page number and size after defaults and bounds (page ≥ 1, 1 ≤ limit ≤ 500,
+    /// `(page - 1) x limit` ≤ 10^9).
     pub fn paging(&self) -> Result<(u64, u64), SecretError> {
         paging(self.page, self.limit)
     }
 }
 
-/// Checks a requested page and limit, with their defaults.
-fn paging(page: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), SecretError> {
+/// Checks a requested page and limit, with their defaults: `limit` from 1 to
+/// [`MAX_PAGE_LIMIT`], `page` from 1 with `(page - 1) x limit` at most [`MAX_PAGE_OFFSET`]
+/// (checked arithmetic, so no request number can overflow the offset).
+pub fn paging(page: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), SecretError> {
     let page = page.unwrap_or(1);
     if page == 0 {
         return Err(SecretError::validation("page", "pages are numbered from 1"));
@@ -377,7 +409,19 @@ fn paging(page: Option<u64>, limit: Option<u64>) -> Result<(u64, u64), SecretErr
             format!("must be between 1 and {MAX_PAGE_LIMIT}"),
         ));
     }
-    Ok((page, limit))
+    match (page - 1).checked_mul(limit) {
+        Some(offset) if offset <= MAX_PAGE_OFFSET => Ok((page, limit)),
+        _ => Err(SecretError::validation(
+            "page",
+            format!("is too large: (page - 1) x limit may be at most {MAX_PAGE_OFFSET}"),
+        )),
+    }
+}
+
+/// The number of items before `page` of `limit` items, saturating (callers bound both with
+/// [`paging`] first).
+pub fn page_offset(page: u64, limit: u64) -> u64 {
+    page.saturating_sub(1).saturating_mul(limit)
 }
 
 /// Filters and paging of an audit query (§12.1 AuditLogsParams). Lists match any of
@@ -478,10 +522,26 @@ mod tests {
         };
         assert!(p.paging().is_err());
         let p = ListSecretsParams {
-            limit: Some(101),
+            limit: Some(501),
             ..Default::default()
         };
         assert!(p.paging().is_err());
+        assert_eq!(
+            paging(Some(2_000_001), Some(500)).unwrap(),
+            (2_000_001, 500)
+        );
+        for (page, limit, field) in [
+            (Some(2_000_002), Some(500), "page"),
+            (Some(u64::MAX), None, "page"),
+            (Some(u64::MAX), Some(500), "page"),
+            (None, Some(u64::MAX), "limit"),
+        ] {
+            match paging(page, limit) {
+                Err(SecretError::Validation { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{page:?} {limit:?}: {other:?}"),
+            }
+        }
+        assert_eq!(page_offset(u64::MAX, u64::MAX), u64::MAX);
     }
 
     #[test]

@@ -18,6 +18,12 @@ pub const DEK_LEN: usize = 32;
 /// Domain label of the associated data of value blobs.
 const VALUE_AAD_LABEL: &str = "secret-manager/value/v1";
 
+/// Domain label of the associated data of masked displays (e.g. an API key's last four
+/// characters): bound to the same (secret, version, key) as the value but never
+/// interchangeable with it, so a masked blob swapped for a value blob, or the reverse, fails
+/// to decrypt instead of being shown.
+const MASKED_AAD_LABEL: &str = "secret-manager/masked/v1";
+
 /// A data-encryption key: 256 random bits that encrypt secret values.
 ///
 /// Zeroized on drop; neither `Debug` nor comparison reveal it.
@@ -76,6 +82,26 @@ impl Dek {
     }
 }
 
+impl Dek {
+    /// Encrypts the masked display of a value, bound to `aad` under its own domain label.
+    pub fn encrypt_masked(
+        &self,
+        aad: &ValueAad<'_>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        envelope::seal(&self.cipher, &aad.encode_as(MASKED_AAD_LABEL), plaintext)
+    }
+
+    /// Decrypts a blob made by [`Dek::encrypt_masked`] with the same `aad`.
+    pub fn decrypt_masked(
+        &self,
+        aad: &ValueAad<'_>,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        envelope::open(&self.cipher, &aad.encode_as(MASKED_AAD_LABEL), blob)
+    }
+}
+
 impl fmt::Debug for Dek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Dek([REDACTED])")
@@ -108,7 +134,12 @@ impl<'a> ValueAad<'a> {
 
     /// The unambiguous encoding: label, then length-prefixed id, 8-byte version, key id.
     fn encode(&self) -> Vec<u8> {
-        AadBuilder::new(VALUE_AAD_LABEL)
+        self.encode_as(VALUE_AAD_LABEL)
+    }
+
+    /// The same encoding under another domain label.
+    fn encode_as(&self, label: &str) -> Vec<u8> {
+        AadBuilder::new(label)
             .bytes(self.secret_id.as_bytes())
             .i64(self.version)
             .bytes(self.key_id.as_bytes())
@@ -119,6 +150,18 @@ impl<'a> ValueAad<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masked_and_value_blobs_are_not_interchangeable() {
+        let dek = Dek::generate().unwrap();
+        let masked = dek.encrypt_masked(&AAD, b"****abcd").unwrap();
+        let value = dek.encrypt_value(&AAD, b"{\"key\":\"sk\"}").unwrap();
+        assert_eq!(&*dek.decrypt_masked(&AAD, &masked).unwrap(), b"****abcd");
+        assert!(is_decrypt_error(dek.decrypt_value(&AAD, &masked)));
+        assert!(is_decrypt_error(dek.decrypt_masked(&AAD, &value)));
+        let other = ValueAad::new("sec-2", 3, "dek-a");
+        assert!(is_decrypt_error(dek.decrypt_masked(&other, &masked)));
+    }
 
     const AAD: ValueAad<'static> = ValueAad {
         secret_id: "sec-1",

@@ -53,11 +53,8 @@ impl KeyRing {
         version: i64,
         plaintext: &[u8],
     ) -> Result<(String, Vec<u8>), CryptoError> {
-        let dek = self.key(&self.active_id)?;
-        let blob = dek.encrypt_value(
-            &ValueAad::new(secret_id, version, &self.active_id),
-            plaintext,
-        )?;
+        let aad = ValueAad::new(secret_id, version, &self.active_id);
+        let blob = self.key(&self.active_id)?.encrypt_value(&aad, plaintext)?;
         Ok((self.active_id.clone(), blob))
     }
 
@@ -71,6 +68,31 @@ impl KeyRing {
     ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         self.key(key_id)?
             .decrypt_value(&ValueAad::new(secret_id, version, key_id), blob)
+    }
+
+    /// Encrypts the masked display of version `version` of secret `secret_id` with the
+    /// active key; returns the key id and the blob.
+    pub fn encrypt_masked(
+        &self,
+        secret_id: &str,
+        version: i64,
+        plaintext: &[u8],
+    ) -> Result<(String, Vec<u8>), CryptoError> {
+        let aad = ValueAad::new(secret_id, version, &self.active_id);
+        let blob = self.key(&self.active_id)?.encrypt_masked(&aad, plaintext)?;
+        Ok((self.active_id.clone(), blob))
+    }
+
+    /// Decrypts a masked display stored with `key_id` for (secret, version).
+    pub fn decrypt_masked(
+        &self,
+        key_id: &str,
+        secret_id: &str,
+        version: i64,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.key(key_id)?
+            .decrypt_masked(&ValueAad::new(secret_id, version, key_id), blob)
     }
 
     /// Adds a key (e.g. a freshly generated or reloaded one), replacing any with the same id.

@@ -255,6 +255,38 @@ struct TestRequest<'a> {
     value: &'a SecretValue,
 }
 
+/// The largest answer a rotation endpoint may give; a longer one fails the rotation.
+pub const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// Reads a response body of at most `limit` bytes, refusing a longer one as soon as it is
+/// announced or read past the limit (never buffering more than `limit` plus one chunk).
+async fn read_bounded(
+    mut res: reqwest::Response,
+    limit: usize,
+) -> Result<Zeroizing<Vec<u8>>, SecretError> {
+    let too_large = || {
+        failed(format!(
+            "the rotation endpoint's answer exceeds {} KiB",
+            limit / 1024
+        ))
+    };
+    if res.content_length().is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let mut body = Zeroizing::new(Vec::new());
+    while let Some(chunk) = res
+        .chunk()
+        .await
+        .map_err(|_| failed("the rotation endpoint's answer could not be read"))?
+    {
+        if body.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 impl WebhookRotationHandler {
     /// A handler calling `url` (HTTPS, or http on loopback), signing with `key`.
     pub fn new(url: &str, key: Vec<u8>, timeout: Duration) -> Result<Self, SecretError> {
@@ -328,12 +360,7 @@ impl RotationHandler for WebhookRotationHandler {
         })
         .map_err(|_| failed("the request could not be encoded"))?;
         let res = self.post(&self.url, Zeroizing::new(body)).await?;
-        let bytes = Zeroizing::new(
-            res.bytes()
-                .await
-                .map_err(|_| failed("the rotation endpoint's answer could not be read"))?
-                .to_vec(),
-        );
+        let bytes = read_bounded(res, MAX_RESPONSE_BYTES).await?;
         let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|_| failed("the rotation endpoint's answer is not JSON"))?;
         let value = doc

@@ -17,8 +17,8 @@ use secret_core::value::{
 };
 use secret_core::{AnySecretValue, SecretError, SecretType, SecretValue};
 use secret_lifecycle::rotation::{
-    HandlerRegistry, RandomConfig, RandomHandler, RotationHandler, RotationSubject,
-    WebhookRotationHandler,
+    HandlerRegistry, MAX_RESPONSE_BYTES, RandomConfig, RandomHandler, RotationHandler,
+    RotationSubject, WebhookRotationHandler,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -430,4 +430,38 @@ async fn webhook_handler_does_not_follow_redirects_with_the_new_value() {
     assert!(leaked.lock().unwrap().is_empty(), "the body was forwarded");
     let err = result.unwrap_err();
     assert!(is_rotation_failed(&err), "{err:?}");
+}
+
+#[tokio::test]
+async fn webhook_handler_refuses_an_answer_over_64_kib() {
+    // Announced too large, and too large without a length (chunked, read past the limit).
+    let padding = "x".repeat(MAX_RESPONSE_BYTES);
+    let body = format!(r#"{{"value":{{"type":"API_KEY","key":"sk-ok"}},"pad":"{padding}"}}"#);
+    let announced = reply(200, "", &body);
+    let chunked = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    for raw in [announced, chunked] {
+        let (url, _) = listen(raw).await;
+        let h = WebhookRotationHandler::new(&url, KEY.to_vec(), Duration::from_secs(5)).unwrap();
+        let err = h
+            .rotate(&subject(SecretType::ApiKey), &api_key("sk-current"))
+            .await
+            .unwrap_err();
+        assert!(is_rotation_failed(&err), "{err:?}");
+        assert!(err.to_string().contains("exceeds 64 KiB"), "{err}");
+    }
+    // Just under the limit is read.
+    let small = format!(
+        r#"{{"value":{{"type":"API_KEY","key":"sk-small-0123456789"}},"pad":"{}"}}"#,
+        "x".repeat(1024)
+    );
+    let (url, _) = listen(reply(200, "", &small)).await;
+    let h = WebhookRotationHandler::new(&url, KEY.to_vec(), Duration::from_secs(5)).unwrap();
+    assert!(
+        h.rotate(&subject(SecretType::ApiKey), &api_key("sk-current"))
+            .await
+            .is_ok()
+    );
 }

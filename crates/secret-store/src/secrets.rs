@@ -13,14 +13,16 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
-use secret_core::model::{LifecycleSettings, Page, SecretMetadata, SecretVersionInfo};
+use secret_core::model::{
+    LifecycleSettings, Page, SealedMasked, SecretMetadata, SecretVersionInfo,
+};
 use secret_core::{SecretError, SecretScope, SecretType, ValueFacts};
 
 use crate::backend::StoredValue;
 use crate::db::Database;
 use crate::entity::{secret_access_grants, secret_versions, secrets};
 use crate::error::{StoreError, StoreResult};
-use secret_access::VisibilityFilter;
+use secret_access::{GranteeMatch, VisibilityFilter};
 
 /// The key that makes a name unique within its owner: scope plus the ids that scope needs.
 pub fn owner_key(
@@ -79,6 +81,8 @@ pub struct NewSecret {
     pub tags: Vec<String>,
     pub metadata: BTreeMap<String, String>,
     pub facts: ValueFacts,
+    /// The masked display of the first version, sealed for (id, version 1).
+    pub masked: Option<SealedMasked>,
     pub lifecycle: LifecycleSettings,
     pub created_by_id: String,
     pub now: DateTime<Utc>,
@@ -104,6 +108,8 @@ pub struct VersionAdvance<'a> {
     pub now: DateTime<Utc>,
     /// Facts of the new value.
     pub facts: &'a ValueFacts,
+    /// The masked display of the new value, sealed for (id, the new version).
+    pub masked: Option<&'a SealedMasked>,
     /// Natural expiry of the new value (a certificate's notAfter), replacing expiresAt.
     pub expires_at: Option<Option<DateTime<Utc>>>,
     /// Set when the new version is a rotation: lastRotatedAt = now, nextRotationAt = this.
@@ -185,34 +191,62 @@ fn visibility_condition(v: &VisibilityFilter, now: DateTime<Utc>) -> Condition {
                 .add(C::OrganizationId.is_in(v.admin_org_ids.iter().map(String::as_str))),
         );
     }
-    if !v.member_team_ids.is_empty() {
-        any = any.add(
-            Condition::all()
-                .add(scope(SecretScope::Team))
-                .add(C::TeamId.is_in(v.member_team_ids.iter().map(String::as_str))),
-        );
+    let team_pairs = |scope_of: SecretScope, pairs: &[(String, String)]| {
+        let mut cond = Condition::any();
+        for (org, team) in pairs {
+            cond = cond.add(
+                Condition::all()
+                    .add(C::OrganizationId.eq(org.as_str()))
+                    .add(C::TeamId.eq(team.as_str())),
+            );
+        }
+        Condition::all().add(scope(scope_of)).add(cond)
+    };
+    if !v.member_teams.is_empty() {
+        any = any.add(team_pairs(SecretScope::Team, &v.member_teams));
     }
-    if !v.lead_team_ids.is_empty() {
+    if !v.lead_teams.is_empty() {
+        any = any.add(team_pairs(SecretScope::Project, &v.lead_teams));
+    }
+    if !v.member_projects.is_empty() {
+        let mut projects = Condition::any();
+        for p in &v.member_projects {
+            // A secret naming a team matches only the project's own team.
+            let team = match &p.team_id {
+                Some(team) => Condition::any()
+                    .add(C::TeamId.is_null())
+                    .add(C::TeamId.eq(team.as_str())),
+                None => Condition::all().add(C::TeamId.is_null()),
+            };
+            projects = projects.add(
+                Condition::all()
+                    .add(C::OrganizationId.eq(p.organization_id.as_str()))
+                    .add(C::ProjectId.eq(p.project_id.as_str()))
+                    .add(team),
+            );
+        }
         any = any.add(
             Condition::all()
                 .add(scope(SecretScope::Project))
-                .add(C::TeamId.is_in(v.lead_team_ids.iter().map(String::as_str))),
+                .add(projects),
         );
     }
-    if !v.member_project_ids.is_empty() {
-        any = any.add(
-            Condition::all()
-                .add(scope(SecretScope::Project))
-                .add(C::ProjectId.is_in(v.member_project_ids.iter().map(String::as_str))),
-        );
+    // Grants, grouped by where they count: anywhere (the user, platform-wide roles), or
+    // only on secrets of one organization (its teams and roles).
+    let mut by_org: BTreeMap<Option<&str>, Vec<&GranteeMatch>> = BTreeMap::new();
+    for g in &v.grantees {
+        by_org
+            .entry(g.organization_id.as_deref())
+            .or_default()
+            .push(g);
     }
-    if !v.grantees.is_empty() {
+    for (org, grantees) in by_org {
         let mut grantee = Condition::any();
-        for (kind, id) in &v.grantees {
+        for g in grantees {
             grantee = grantee.add(
                 Condition::all()
-                    .add(G::GranteeType.eq(kind.as_str()))
-                    .add(G::GranteeId.eq(id.as_str())),
+                    .add(G::GranteeType.eq(g.grantee_type.as_str()))
+                    .add(G::GranteeId.eq(g.grantee_id.as_str())),
             );
         }
         let granted = Query::select()
@@ -228,7 +262,11 @@ fn visibility_condition(v: &VisibilityFilter, now: DateTime<Utc>) -> Condition {
                     .add(grantee),
             )
             .to_owned();
-        any = any.add(C::Id.in_subquery(granted));
+        let mut cond = Condition::all().add(C::Id.in_subquery(granted));
+        if let Some(org) = org {
+            cond = cond.add(C::OrganizationId.eq(org));
+        }
+        any = any.add(cond);
     }
     any
 }
@@ -306,6 +344,11 @@ pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
             tags,
             metadata,
             facts,
+            masked_value: None,
+            sealed_masked: match (m.masked_key_id, m.masked_value) {
+                (Some(key_id), Some(blob)) => Some(SealedMasked { key_id, blob }),
+                _ => None,
+            },
             deleted_at: m.deleted_at,
             deleted_by_id: m.deleted_by_id,
             recovery_deadline: m.recovery_deadline,
@@ -472,7 +515,7 @@ impl SecretRepository {
             .filter(cond)
             .order_by_asc(secrets::Column::Name)
             .order_by_asc(secrets::Column::Id)
-            .offset((filter.page - 1) * filter.limit)
+            .offset(secret_core::model::page_offset(filter.page, filter.limit))
             .limit(filter.limit)
             .all(self.db.conn())
             .await?;
@@ -560,6 +603,8 @@ impl WriteTx {
             tags: Set(json(&s.tags)?),
             metadata: Set(json(&s.metadata)?),
             facts: Set(json(&s.facts)?),
+            masked_key_id: Set(s.masked.as_ref().map(|m| m.key_id.clone())),
+            masked_value: Set(s.masked.as_ref().map(|m| m.blob.clone())),
             lifecycle: Set(json(&s.lifecycle)?),
             expired_at: Set(None),
             rotation_failures: Set(0),
@@ -631,6 +676,14 @@ impl WriteTx {
             .col_expr(C::UpdatedAt, Expr::value(change.now))
             .col_expr(C::UpdatedById, Expr::value(change.actor_id))
             .col_expr(C::Facts, Expr::value(json(change.facts)?))
+            .col_expr(
+                C::MaskedKeyId,
+                Expr::value(change.masked.map(|m| m.key_id.clone())),
+            )
+            .col_expr(
+                C::MaskedValue,
+                Expr::value(change.masked.map(|m| m.blob.clone())),
+            )
             // A new value ends an expiry the scheduler marked.
             .col_expr(C::ExpiredAt, Expr::value(None::<DateTime<Utc>>))
             .filter(C::Id.eq(id))
@@ -780,14 +833,16 @@ impl WriteTx {
     /// Deletes a secret with its versions, grants and usage records. Returns the deleted
     /// secret's versions so the caller can remove them from an external backend.
     pub async fn delete_permanently(&mut self, id: &str) -> StoreResult<Vec<VersionRecord>> {
-        let res = secrets::Entity::delete_by_id(id).exec(&self.txn).await?;
-        if res.rows_affected == 0 {
-            return Err(not_found(id));
-        }
+        // Read the versions first: deleting the secret cascades to them, and the caller
+        // hands this list to the backend to remove the vault's copies.
         let versions = secret_versions::Entity::find()
             .filter(secret_versions::Column::SecretId.eq(id))
             .all(&self.txn)
             .await?;
+        let res = secrets::Entity::delete_by_id(id).exec(&self.txn).await?;
+        if res.rows_affected == 0 {
+            return Err(not_found(id));
+        }
         // Foreign keys cascade on both engines; deleting explicitly keeps that true even
         // where a SQLite connection was opened without foreign-key enforcement.
         secret_versions::Entity::delete_many()

@@ -55,6 +55,8 @@ pub fn secret(
         rotation_failures: 0,
         last_rotation_error: None,
         usage: None,
+        masked_value: None,
+        sealed_masked: None,
     }
 }
 

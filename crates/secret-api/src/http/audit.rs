@@ -107,7 +107,7 @@ pub(crate) fn parse_audit_query(query: &str) -> Result<AuditLogsParams, SecretEr
         ("startDate" = Option<String>, Query, description = "From this time (RFC 3339) or day (YYYY-MM-DD)"),
         ("endDate" = Option<String>, Query, description = "Up to this time, or the end of this day"),
         ("page" = Option<u64>, Query, description = "From 1"),
-        ("limit" = Option<u64>, Query, description = "1 to 100, default 20"),
+        ("limit" = Option<u64>, Query, description = "1 to 500, default 20; (page - 1) x limit at most 10^9"),
     ),
     responses(
         (status = 200, description = "A page of records", body = AuditList),

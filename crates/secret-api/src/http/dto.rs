@@ -295,6 +295,10 @@ pub(crate) struct SecretMetadataResponse {
     tags: Vec<String>,
     metadata: BTreeMap<String, String>,
     facts: ValueFactsResponse,
+    /// The masked display of the current value: an API key's last four characters, a
+    /// certificate's subject, an env set's names, otherwise fully masked. `null` for a
+    /// secret whose current version predates it.
+    masked_value: Option<String>,
     deleted_at: Option<DateTime<Utc>>,
     deleted_by_id: Option<String>,
     recovery_deadline: Option<DateTime<Utc>>,
@@ -351,6 +355,7 @@ impl From<SecretMetadata> for SecretMetadataResponse {
             tags: m.tags,
             metadata: m.metadata,
             facts: m.facts.into(),
+            masked_value: m.masked_value,
             deleted_at: m.deleted_at,
             deleted_by_id: m.deleted_by_id,
             recovery_deadline: m.recovery_deadline,

@@ -12,12 +12,15 @@ mod audit;
 mod dto;
 mod error;
 mod extract;
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 mod observe;
 mod openapi;
 mod ops;
 mod pending;
 mod rate_limit;
+mod refusals;
 mod schema;
 mod secrets;
 
@@ -47,6 +50,9 @@ pub struct HttpSettings {
     pub max_body_bytes: usize,
     /// Worker threads; `None` uses actix's default (one per physical core).
     pub workers: Option<usize>,
+    /// The window over which a caller's rate-limited value reads past the first are
+    /// summarised in one audit record (default one minute).
+    pub refusal_window: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -55,6 +61,7 @@ impl Default for HttpSettings {
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             workers: None,
+            refusal_window: refusals::WINDOW,
         }
     }
 }
@@ -64,6 +71,7 @@ pub(crate) struct AppState {
     pub(crate) service: SecretService,
     pub(crate) verifier: TokenVerifier,
     pub(crate) limiter: rate_limit::RateLimiter,
+    pub(crate) refusals: Arc<refusals::RefusalDigest>,
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) openapi: web::Bytes,
     pub(crate) max_body_bytes: usize,
@@ -82,10 +90,13 @@ pub fn serve(
     let openapi =
         openapi_json().map_err(|e| std::io::Error::other(format!("OpenAPI document: {e}")))?;
     let max_body_bytes = settings.max_body_bytes;
+    let refusals = Arc::new(refusals::RefusalDigest::new(settings.refusal_window));
+    refusals::spawn_sweeper(&refusals, service.clone());
     let state = web::Data::new(AppState {
         service,
         verifier,
         limiter: rate_limit::RateLimiter::new(settings.rate_limit_per_minute),
+        refusals,
         metrics: Arc::new(metrics::Metrics::default()),
         openapi: web::Bytes::from(openapi),
         max_body_bytes,

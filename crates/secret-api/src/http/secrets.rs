@@ -37,21 +37,28 @@ fn value_response(value: VersionedValue) -> HttpResponse {
         .json(ValueResponse::from(value))
 }
 
-/// Counts a read of secret `id`'s value against the caller's rate limit; a refused read is
-/// audited like any other refusal.
+/// Counts a read of secret `id`'s value against the caller's rate limit, before any other
+/// work. A refused read is audited: the first of the caller's window in full, the rest of
+/// the window as one summary record (see `refusals`), so a flood costs no lookup and no
+/// audit insert per request.
 async fn admit_value_read(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
-    match state.limiter.check(caller.ctx.user_id()) {
-        Ok(()) => Ok(()),
-        Err(retry_after_secs) => {
-            let err = SecretError::RateLimited { retry_after_secs };
-            Err(caller.error(
-                state
-                    .service
-                    .record_refused_read(id, err, &caller.ctx)
-                    .await,
-            ))
-        }
+    let Err(retry_after_secs) = state.limiter.check(caller.ctx.user_id()) else {
+        return Ok(());
+    };
+    let err = SecretError::RateLimited { retry_after_secs };
+    let admission = state.refusals.refused(&caller.ctx, id);
+    for summary in admission.flush {
+        state.service.record_refusal_summary(summary).await;
     }
+    let err = if admission.record {
+        state
+            .service
+            .record_refused_read(id, err, &caller.ctx)
+            .await
+    } else {
+        err
+    };
+    Err(caller.error(err))
 }
 
 /// Creates a secret with its first version.
@@ -97,7 +104,7 @@ pub(crate) async fn create_secret(
         ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or description"),
         ("includeDeleted" = Option<bool>, Query, description = "Include soft-deleted secrets"),
         ("page" = Option<u64>, Query, description = "1-based page number (default 1)"),
-        ("limit" = Option<u64>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("limit" = Option<u64>, Query, description = "Page size, 1 to 500 (default 20); (page - 1) x limit at most 10^9"),
     ),
     responses(
         (status = 200, description = "A page of metadata", body = SecretList),

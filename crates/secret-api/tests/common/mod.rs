@@ -205,6 +205,23 @@ impl RawConn {
         }
     }
 
+    /// Fetches one text column of the first row (no binds).
+    pub async fn text(&mut self, sql: &str) -> String {
+        use sqlx::Row;
+        match self {
+            RawConn::Pg(c) => sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut *c)
+                .await
+                .expect("text")
+                .get(0),
+            RawConn::Sqlite(c) => sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+                .fetch_one(&mut *c)
+                .await
+                .expect("text")
+                .get(0),
+        }
+    }
+
     /// Counts rows.
     pub async fn count(&mut self, sql: &str) -> i64 {
         use sqlx::Row;
@@ -303,8 +320,8 @@ pub fn ctx() -> SecretContext {
 pub fn admin_ctx(user: &str, org: &str, team: &str, project: &str) -> SecretContext {
     let principal = Principal::user(user)
         .with_org(org, OrgRole::Admin)
-        .with_team(team, TeamRole::Lead)
-        .with_project(project, ProjectRole::Admin)
+        .with_team(team, "org-1", TeamRole::Lead)
+        .with_project(project, "org-1", None, ProjectRole::Admin)
         .authenticated_at(Utc::now());
     SecretContext::new(principal, "tests")
         .in_organization(org)

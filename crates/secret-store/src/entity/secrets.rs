@@ -37,6 +37,11 @@ pub struct Model {
     pub metadata: String,
     /// JSON of the non-secret facts derived from the current value.
     pub facts: String,
+    /// The data key of `masked_value`.
+    pub masked_key_id: Option<String>,
+    /// The masked display of the current value, encrypted (never a plain column: for an
+    /// API key it shows characters of the value).
+    pub masked_value: Option<Vec<u8>>,
     /// JSON of the lifecycle settings (rotation strategy and handler, notices, retention).
     pub lifecycle: String,
     /// When the scheduler marked the secret expired.
