@@ -1,0 +1,217 @@
+//! The operations of §9.1 on the local encrypted store.
+//!
+//! Every state change is one transaction that first locks the secret's row, then checks
+//! existence, soft deletion and the caller's expected version, then writes. A value is
+//! validated and encrypted for its exact (secret id, version) before it is written; a
+//! rollback decrypts the old version and re-encrypts it for the new one.
+//!
+//! # Layout
+//!
+//! [`SecretService`] is one type; its methods are split by operation group, one
+//! `impl SecretService` block per file:
+//!
+//! - this file: the service and its shared state, the constructors, and the permission
+//!   checks every operation starts with (`authorized` for reads, `lock_authorized` and
+//!   `lock_live` inside a write transaction);
+//! - `check`: checks that need no database: a value against its declared type, rotation
+//!   intervals, a new secret's owner ids, the caller's context, and turning an access
+//!   decision into the caller's error;
+//! - `audit`: audit records outside a write transaction: refused and failed operations,
+//!   value reads with their usage rows, and the `audited` wrappers every operation runs in;
+//! - the operations: `create`, `read` (values, metadata, listings, the read cache and the
+//!   masked display), `write` (metadata, new values, rotation), `versions` (rollback),
+//!   `deletion` (soft delete, restore, purge), `grants` and `keys` (key management).
+//!
+//! A public operation checks the caller's context, names the audit event its failure is
+//! recorded under, and runs a private `*_op` through `audited`; on an existing secret the
+//! `*_op` locks its row, checks, writes, appends its audit record and commits in one
+//! transaction, then invalidates the read cache. The lifecycle jobs (`crate::lifecycle`) and compliance
+//! reports (`crate::compliance`) add further `impl SecretService` blocks of their own.
+
+mod audit;
+mod check;
+mod create;
+mod deletion;
+mod grants;
+mod keys;
+mod read;
+mod versions;
+mod write;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use secret_access::{Action, decide};
+use secret_audit::{AuditWriter, WriterConfig};
+use secret_core::model::{AccessGrant, SecretMetadata};
+use secret_core::{Clock, SecretContext, SecretError, StorageBackendKind, SystemClock};
+use secret_store::{
+    AuditStore, Database, KeyManager, LocalEncryptedBackend, SecretRepository, StorageBackend,
+    WriteTx,
+};
+
+use crate::cache::{CacheConfig, ReadCache};
+use crate::config::ServiceConfig;
+
+pub use audit::RefusalSummary;
+use check::enforce;
+pub(crate) use check::{CheckedValue, check_value};
+
+type Result<T> = std::result::Result<T, SecretError>;
+
+/// The secret manager as a library: create, read, list, version, roll back and delete
+/// secrets. Cheap to clone; clones share one connection pool and key ring.
+#[derive(Clone, Debug)]
+pub struct SecretService {
+    pub(crate) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub(crate) repo: SecretRepository,
+    pub(crate) audit: AuditWriter,
+    pub(crate) audit_store: AuditStore,
+    pub(crate) cache: ReadCache,
+    pub(crate) keys: Arc<KeyManager>,
+    pub(crate) local: LocalEncryptedBackend,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+fn not_found(id: &str) -> SecretError {
+    SecretError::SecretNotFound { id: id.to_string() }
+}
+
+fn check_expected(expected: Option<i64>, current: i64) -> Result<()> {
+    match expected {
+        Some(e) if e != current => Err(SecretError::VersionConflict {
+            expected: e,
+            current,
+        }),
+        _ => Ok(()),
+    }
+}
+
+impl SecretService {
+    /// Connects to the configured database, runs migrations if asked, and opens the key
+    /// hierarchy with the master key (failing here if the key is wrong).
+    pub async fn connect(config: ServiceConfig) -> Result<Self> {
+        let db = Database::connect(&config.database).await?;
+        if config.run_migrations {
+            db.migrate().await?;
+        }
+        Self::open_with(db, &config.master_key, Arc::new(SystemClock), config.cache).await
+    }
+
+    /// Builds a service over an open, migrated database with the given clock and the
+    /// default read cache.
+    pub async fn open(
+        db: Database,
+        master_key: &secret_crypto::MasterKeyMaterial,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        Self::open_with(db, master_key, clock, CacheConfig::default()).await
+    }
+
+    /// Builds a service over an open, migrated database with the given clock and cache.
+    /// Starts the audit writer on the current Tokio runtime, which must outlive the
+    /// service.
+    pub async fn open_with(
+        db: Database,
+        master_key: &secret_crypto::MasterKeyMaterial,
+        clock: Arc<dyn Clock>,
+        cache: CacheConfig,
+    ) -> Result<Self> {
+        let keys = Arc::new(KeyManager::open(db.clone(), master_key).await?);
+        Ok(SecretService {
+            inner: Arc::new(Inner {
+                audit: AuditWriter::start(AuditStore::new(db.clone()), WriterConfig::default()),
+                audit_store: AuditStore::new(db.clone()),
+                repo: SecretRepository::new(db),
+                cache: ReadCache::new(cache),
+                local: LocalEncryptedBackend::new(keys.clone()),
+                keys,
+                clock,
+            }),
+        })
+    }
+
+    /// The database behind the service.
+    pub fn database(&self) -> &Database {
+        self.inner.repo.database()
+    }
+
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.inner.clock.now()
+    }
+
+    /// The audit trail's store, for queries and verification.
+    pub fn audit_store(&self) -> &AuditStore {
+        &self.inner.audit_store
+    }
+
+    pub(crate) fn backend(&self, kind: StorageBackendKind) -> Result<&dyn StorageBackend> {
+        match kind {
+            StorageBackendKind::LocalEncrypted => Ok(&self.inner.local),
+            other => Err(SecretError::VaultNotConfigured {
+                reason: format!("no {other} vault is configured"),
+            }),
+        }
+    }
+
+    pub(crate) async fn begin(&self) -> Result<WriteTx> {
+        Ok(self.inner.repo.begin().await?)
+    }
+
+    /// A secret's metadata after checking that the caller may perform `action` on it.
+    async fn authorized(
+        &self,
+        id: &str,
+        ctx: &SecretContext,
+        action: Action,
+    ) -> Result<SecretMetadata> {
+        let snap = self.snapshot(id).await?;
+        let (meta, grants) = (snap.metadata.clone(), &snap.grants);
+        enforce(
+            decide(&ctx.principal, action, &meta, grants, self.now()),
+            action,
+            id,
+        )?;
+        Ok(meta)
+    }
+
+    /// Locks a secret in `tx` and checks that the caller may perform `action` on it.
+    async fn lock_authorized(
+        &self,
+        tx: &mut WriteTx,
+        id: &str,
+        ctx: &SecretContext,
+        action: Action,
+    ) -> Result<(SecretMetadata, Vec<AccessGrant>)> {
+        let rec = tx.lock_secret(id).await?.ok_or_else(|| not_found(id))?;
+        let grants = tx.grants_on(id).await?;
+        enforce(
+            decide(&ctx.principal, action, &rec.metadata, &grants, self.now()),
+            action,
+            id,
+        )?;
+        Ok((rec.metadata, grants))
+    }
+
+    /// Locks a live (not soft-deleted) secret, checks the caller's permission and the
+    /// expected version.
+    async fn lock_live(
+        &self,
+        tx: &mut WriteTx,
+        id: &str,
+        expected: Option<i64>,
+        ctx: &SecretContext,
+        action: Action,
+    ) -> Result<SecretMetadata> {
+        let (meta, _) = self.lock_authorized(tx, id, ctx, action).await?;
+        if meta.is_deleted() {
+            return Err(not_found(id));
+        }
+        check_expected(expected, meta.current_version)?;
+        Ok(meta)
+    }
+}

@@ -1,0 +1,90 @@
+//! Rolling a secret back to an earlier version's value.
+
+use secret_access::Action;
+use secret_audit::AuditEvent;
+use secret_core::SecretAuditEventType as E;
+use secret_core::model::SecretMetadata;
+use secret_core::{SecretContext, SecretError};
+use secret_store::ValueTarget;
+
+use super::check::check_context;
+use super::{Result, SecretService};
+
+impl SecretService {
+    /// Makes an earlier version's value current again, as a new version re-encrypted for
+    /// its new place, with the reason "Rollback to version N".
+    pub async fn rollback_secret(
+        &self,
+        id: &str,
+        to_version: i64,
+        expected_version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretUpdated)
+            .action("ROLLBACK")
+            .on_id(id)
+            .detail("rolledBackTo", to_version);
+        let meta = self
+            .audited(
+                event.clone(),
+                ctx,
+                self.rollback_op(id, to_version, expected_version, event, ctx),
+            )
+            .await?;
+        Ok(self.unsealed(meta).await)
+    }
+
+    async fn rollback_op(
+        &self,
+        id: &str,
+        to_version: i64,
+        expected_version: Option<i64>,
+        event: AuditEvent,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        if to_version < 1 {
+            return Err(SecretError::validation("version", "must be 1 or more"));
+        }
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let current = self
+            .lock_live(&mut tx, id, expected_version, ctx, Action::Update)
+            .await?;
+        if to_version == current.current_version {
+            return Err(SecretError::validation(
+                "version",
+                format!("version {to_version} is already the current version"),
+            ));
+        }
+        let target =
+            tx.find_version(id, to_version)
+                .await?
+                .ok_or_else(|| SecretError::VersionNotFound {
+                    id: id.to_string(),
+                    version: to_version,
+                })?;
+        let backend = self.backend(current.storage_backend)?;
+        let old_value = backend
+            .retrieve_value(
+                ValueTarget {
+                    secret_id: id,
+                    secret_name: &current.name,
+                    version: to_version,
+                },
+                &target.stored,
+            )
+            .await?;
+        let reason = format!("Rollback to version {to_version}");
+        let version = self
+            .append_version(&mut tx, &current, old_value, reason, false, now, ctx)
+            .await?;
+        let updated = self
+            .audit_in(&mut tx, id, event.detail("version", version), ctx)
+            .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(id);
+        tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
+        Ok(updated)
+    }
+}

@@ -1,0 +1,318 @@
+//! Writes to a live secret: its metadata, a new value, a rotation; and the steps every
+//! new version shares (`append_version`, `advance`, `audit_in`).
+
+use chrono::{DateTime, Duration, Utc};
+use secret_access::Action;
+use secret_audit::AuditEvent;
+use secret_core::SecretAuditEventType as E;
+use secret_core::model::{SecretMetadata, UpdateSecretParams, UpdateValueParams};
+use secret_core::name::{
+    normalize_tags, validate_change_reason, validate_description, validate_metadata,
+};
+use secret_core::{SecretContext, SecretError, SecretValue};
+use secret_store::{MetadataChange, NewVersion, ValueTarget, VersionAdvance, WriteTx};
+
+use super::check::{
+    CheckedValue, changed_fields, check_context, check_value, earliest, effective_interval,
+};
+use super::{Result, SecretService, not_found};
+
+impl SecretService {
+    /// Updates a secret's metadata (description, expiry, rotation settings, tags, metadata).
+    pub async fn update_secret(
+        &self,
+        id: &str,
+        params: UpdateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretUpdated)
+            .action("UPDATE_METADATA")
+            .on_id(id);
+        let meta = self
+            .audited(event, ctx, self.update_secret_op(id, params, ctx))
+            .await?;
+        Ok(self.unsealed(meta).await)
+    }
+
+    async fn update_secret_op(
+        &self,
+        id: &str,
+        params: UpdateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        if let secret_core::model::FieldUpdate::Set(d) = &params.description {
+            validate_description(d)?;
+        }
+        let tags = params.tags.as_deref().map(normalize_tags).transpose()?;
+        if let Some(m) = &params.metadata {
+            validate_metadata(m)?;
+        }
+        let now = self.now();
+        if matches!(params.expires_at, secret_core::model::FieldUpdate::Set(at) if at <= now) {
+            return Err(SecretError::validation(
+                "expiresAt",
+                "must be in the future",
+            ));
+        }
+        let mut tx = self.begin().await?;
+        let current = self
+            .lock_live(&mut tx, id, params.expected_version, ctx, Action::Update)
+            .await?;
+        let before = current.clone();
+        let rotation_enabled = params.rotation_enabled.unwrap_or(current.rotation_enabled);
+        let lifecycle = params
+            .lifecycle
+            .clone()
+            .apply(current.lifecycle.clone())
+            .validate(rotation_enabled)?;
+        let interval = effective_interval(
+            current.secret_type,
+            rotation_enabled,
+            params
+                .rotation_interval_days
+                .apply(current.rotation_interval_days),
+        )?;
+        let next_rotation_at = if rotation_enabled {
+            let base = current.last_rotated_at.unwrap_or(current.created_at);
+            interval.map(|d| base + Duration::days(i64::from(d)))
+        } else {
+            None
+        };
+        let expires_at = earliest(
+            params.expires_at.apply(current.expires_at),
+            current.facts.natural_expiry,
+        );
+        tx.update_metadata(
+            id,
+            &MetadataChange {
+                expected_version: Some(current.current_version),
+                actor_id: ctx.user_id(),
+                now,
+                description: params.description.apply(current.description),
+                expires_at,
+                rotation_enabled,
+                rotation_interval_days: interval,
+                next_rotation_at,
+                tags: tags.unwrap_or(current.tags),
+                metadata: params.metadata.unwrap_or(current.metadata),
+                lifecycle,
+            },
+        )
+        .await?;
+        let updated = tx.find(id).await?.ok_or_else(|| not_found(id))?.metadata;
+        tx.append_audit(&[self.entry(
+            AuditEvent::new(E::SecretUpdated)
+                .action("UPDATE_METADATA")
+                .on(&updated)
+                .detail("fields", changed_fields(&before, &updated)),
+            ctx,
+        )])
+        .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(id);
+        Ok(updated)
+    }
+
+    /// Writes a new value as a new version.
+    pub async fn update_secret_value(
+        &self,
+        id: &str,
+        params: UpdateValueParams,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        if let Some(r) = &params.change_reason {
+            validate_change_reason(r)?;
+        }
+        let reason = params
+            .change_reason
+            .unwrap_or_else(|| "Value updated".to_string());
+        let event = AuditEvent::new(E::SecretUpdated)
+            .action("UPDATE_VALUE")
+            .on_id(id);
+        let meta = self
+            .audited(
+                event.clone(),
+                ctx,
+                self.write_new_version(
+                    id,
+                    params.value,
+                    reason,
+                    params.expected_version,
+                    event,
+                    ctx,
+                ),
+            )
+            .await?;
+        Ok(self.unsealed(meta).await)
+    }
+
+    /// Rotates a secret to `new_value`: a new version, `lastRotatedAt` = now and
+    /// `nextRotationAt` moved on by the rotation interval.
+    pub async fn rotate_secret(
+        &self,
+        id: &str,
+        new_value: SecretValue,
+        expected_version: Option<i64>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        check_context(ctx)?;
+        let event = AuditEvent::new(E::SecretRotated).on_id(id);
+        let meta = self
+            .audited(
+                event.clone(),
+                ctx,
+                self.write_new_version(
+                    id,
+                    new_value,
+                    "Rotation".to_string(),
+                    expected_version,
+                    event,
+                    ctx,
+                ),
+            )
+            .await?;
+        Ok(self.unsealed(meta).await)
+    }
+
+    /// Writes `value` as a new version, recorded as `event` (SECRET_ROTATED for a
+    /// rotation) in the same transaction.
+    async fn write_new_version(
+        &self,
+        id: &str,
+        value: SecretValue,
+        reason: String,
+        expected: Option<i64>,
+        event: AuditEvent,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let rotation = event.event_type() == E::SecretRotated;
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let current = self
+            .lock_live(&mut tx, id, expected, ctx, Action::Update)
+            .await?;
+        let version = self
+            .append_version(&mut tx, &current, value, reason.clone(), rotation, now, ctx)
+            .await?;
+        let updated = self
+            .audit_in(
+                &mut tx,
+                id,
+                event
+                    .detail("version", version)
+                    .detail("changeReason", reason),
+                ctx,
+            )
+            .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(id);
+        tracing::info!(secret_id = %id, version, rotation, "secret value updated");
+        Ok(updated)
+    }
+
+    /// Appends `event` about secret `id`, as it now stands in `tx`, to the audit trail in
+    /// the same transaction; returns the secret's metadata.
+    pub(super) async fn audit_in(
+        &self,
+        tx: &mut WriteTx,
+        id: &str,
+        mut event: AuditEvent,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let meta = tx.find(id).await?.ok_or_else(|| not_found(id))?.metadata;
+        event.set_secret(&meta);
+        tx.append_audit(&[self.entry(event, ctx)]).await?;
+        Ok(meta)
+    }
+
+    /// Validates `value` for the locked secret `current`, stores it as the next version and
+    /// moves the secret's pointer to it, in `tx`. Returns the new version number.
+    #[allow(clippy::too_many_arguments)] // one call site per kind of new version
+    pub(super) async fn append_version(
+        &self,
+        tx: &mut WriteTx,
+        current: &SecretMetadata,
+        value: SecretValue,
+        reason: String,
+        rotation: bool,
+        now: DateTime<Utc>,
+        ctx: &SecretContext,
+    ) -> Result<i64> {
+        let checked = check_value(current.secret_type, value, now)?;
+        let version = current.current_version + 1;
+        let target = ValueTarget {
+            secret_id: &current.id,
+            secret_name: &current.name,
+            version,
+        };
+        let stored = self
+            .backend(current.storage_backend)?
+            .store_value(target, &checked.value)
+            .await?;
+        self.advance(tx, current, &checked, rotation, now, ctx)
+            .await?;
+        tx.insert_version(NewVersion {
+            secret_id: &current.id,
+            version,
+            stored,
+            change_reason: Some(reason),
+            created_by_id: ctx.user_id(),
+            now,
+        })
+        .await?;
+        Ok(version)
+    }
+
+    pub(crate) async fn advance(
+        &self,
+        tx: &mut WriteTx,
+        current: &SecretMetadata,
+        checked: &CheckedValue,
+        rotation: bool,
+        now: DateTime<Utc>,
+        ctx: &SecretContext,
+    ) -> Result<i64> {
+        let facts = &checked.facts;
+        let masked = self.seal_masked(&current.id, current.current_version + 1, &checked.masked)?;
+        // A value with its own expiry (a certificate) moves the secret's expiry with it; a
+        // new value for an expired secret ends the expiry (§8.1: "until a new value is set").
+        let natural_changed =
+            facts.natural_expiry != current.facts.natural_expiry || current.is_expired_at(now);
+        let expires_at = natural_changed.then(|| {
+            if current.is_expired_at(now) {
+                return facts.natural_expiry.filter(|at| *at > now);
+            }
+            let asked = if current.expires_at == current.facts.natural_expiry {
+                None
+            } else {
+                current.expires_at
+            };
+            earliest(asked, facts.natural_expiry)
+        });
+        let next_rotation = rotation.then(|| {
+            if current.rotation_enabled {
+                current
+                    .rotation_interval_days
+                    .map(|d| now + Duration::days(i64::from(d)))
+            } else {
+                None
+            }
+        });
+        Ok(tx
+            .advance_version(
+                &current.id,
+                &VersionAdvance {
+                    expected_version: Some(current.current_version),
+                    actor_id: ctx.user_id(),
+                    now,
+                    facts,
+                    masked: Some(&masked),
+                    expires_at,
+                    rotation: next_rotation,
+                },
+            )
+            .await?)
+    }
+}
