@@ -3,8 +3,10 @@
 //! The first byte picks a mode: raw JSON, or one of the nine types with the rest of the
 //! input as its main field (so the PEM, SSH and connection-string parsers get arbitrary
 //! text, not just what survives JSON). Properties: no panic; a value that validates
-//! serializes, parses back to the same value and validates again; its Debug print and the
-//! error of a refused one never contain the input's main field.
+//! serializes, parses back to the same value and validates again; its Debug print is
+//! exactly `SecretValue(TYPE, [REDACTED])`; and an error never repeats the input's main
+//! field (checked differentially: a message that contains the field must still contain it
+//! when the field is replaced by as many `Z`s, or the field came from the input).
 #![no_main]
 
 use chrono::{TimeZone, Utc};
@@ -46,6 +48,14 @@ fn body(mode: u8, rest: &[u8]) -> Option<(Vec<u8>, Option<String>)> {
     Some((serde_json::to_vec(&v).ok()?, Some(text)))
 }
 
+/// The error message for `json`, parsed and (if it parses) validated.
+fn error_of(json: &[u8], now: chrono::DateTime<Utc>) -> Option<String> {
+    match SecretValue::from_json_bytes(json) {
+        Err(err) => Some(err.to_string()),
+        Ok(v) => v.validate_at(now).err().map(|e| e.to_string()),
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let Some((&mode, rest)) = data.split_first() else {
         return;
@@ -54,36 +64,31 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let now = Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap();
-    // Secret text that is long and distinctive enough to be recognised if echoed.
-    let telltale = field.filter(|f| f.len() >= 12 && !f.trim().is_empty());
-    let value = match SecretValue::from_json_bytes(&json) {
-        Ok(v) => v,
-        Err(err) => {
-            if let Some(t) = &telltale {
-                assert!(!err.to_string().contains(t.as_str()), "a parse error echoed the value");
-            }
-            return;
-        }
-    };
-    if let Some(t) = &telltale {
-        assert!(!format!("{value:?}").contains(t.as_str()), "Debug printed the value");
+    // Secret text long enough to be recognised if echoed.
+    let telltale = field.filter(|f| f.len() >= 8 && !f.trim().is_empty());
+    if let Some(t) = &telltale
+        && let Some(message) = error_of(&json, now)
+        && message.contains(t.as_str())
+    {
+        let blank = "Z".repeat(t.len());
+        let (other, _) = body(mode % 12, blank.as_bytes()).unwrap();
+        let fixed = error_of(&other, now).is_some_and(|m| m.contains(t.as_str()));
+        assert!(fixed, "an error repeated the value");
     }
-    match value.validate_at(now) {
-        Ok((valid, _facts)) => {
-            let _ = valid.masked();
-            let bytes = valid.to_json_bytes().expect("a valid value serializes");
-            let back = SecretValue::from_json_bytes(&bytes).expect("its JSON parses back");
-            let again = back.to_json_bytes().expect("it serializes again");
-            assert_eq!(*again, *bytes, "round trip");
-            back.validate_at(now).expect("a normalised value validates again");
-        }
-        Err(err) => {
-            if let Some(t) = &telltale {
-                assert!(
-                    !err.to_string().contains(t.as_str()),
-                    "a validation error echoed the value"
-                );
-            }
-        }
+    let Ok(value) = SecretValue::from_json_bytes(&json) else {
+        return;
+    };
+    assert_eq!(
+        format!("{value:?}"),
+        format!("SecretValue({}, [REDACTED])", value.secret_type()),
+        "Debug printed more than the type"
+    );
+    if let Ok((valid, _facts)) = value.validate_at(now) {
+        let _ = valid.masked();
+        let bytes = valid.to_json_bytes().expect("a valid value serializes");
+        let back = SecretValue::from_json_bytes(&bytes).expect("its JSON parses back");
+        let again = back.to_json_bytes().expect("it serializes again");
+        assert_eq!(*again, *bytes, "round trip");
+        back.validate_at(now).expect("a normalised value validates again");
     }
 });
