@@ -56,6 +56,15 @@ pub(super) fn parse(s: &str) -> Result<Reading, ConnectionError> {
         if key.contains(';') {
             return Err(NEITHER_FORM);
         }
+        // Keys are words (`User ID`, `Initial Catalog`, `trust_server-certificate.x`); any
+        // other character means this is not the reading the writer meant.
+        if !key
+            .trim()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '-' | '.'))
+        {
+            certain = false;
+        }
         let key = normalise_key(key);
         if key.is_empty() {
             return Err(NEITHER_FORM);
@@ -69,7 +78,10 @@ pub(super) fn parse(s: &str) -> Result<Reading, ConnectionError> {
         }
         let field = Field::of(&key);
         if let Some(field) = field {
-            if seen.contains(&field) || (unquoted && value.raw.contains('=')) {
+            // A URL inside an unquoted reported value (`user=x/m://u:pw@h`) is not a user.
+            if seen.contains(&field)
+                || (unquoted && (value.raw.contains('=') || value.raw.contains("://")))
+            {
                 certain = false;
             }
             seen.push(field);
