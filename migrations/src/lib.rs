@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial;
 mod m20261201_000001_audit_chain_key;
 mod m20261201_000002_masked_value;
+mod m20261201_000003_vault_storage;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial::Migration),
             Box::new(m20261201_000001_audit_chain_key::Migration),
             Box::new(m20261201_000002_masked_value::Migration),
+            Box::new(m20261201_000003_vault_storage::Migration),
         ]
     }
 }

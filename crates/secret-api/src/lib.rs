@@ -26,7 +26,7 @@ mod service;
 
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
-pub use service::{RefusalSummary, SecretService};
+pub use service::{RefusalSummary, SecretService, VaultHealthReport};
 
 pub use secret_audit::report::ComplianceReport;
 pub use secret_core::audit::AuditRecord;

@@ -309,7 +309,7 @@ impl SecretService {
             secret_type: meta.secret_type,
             version: meta.current_version,
         };
-        let backend = self.backend(meta.storage_backend)?;
+        let backend = self.backend(meta).await?;
         let current = self
             .inner
             .repo
@@ -568,7 +568,8 @@ impl SecretService {
                 self.inner.cache.invalidate(&meta.id);
                 let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
                 if let Err(err) = self
-                    .backend(meta.storage_backend)?
+                    .backend(&meta)
+                    .await?
                     .delete_secret(&meta.id, &stored)
                     .await
                 {

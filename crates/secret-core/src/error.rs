@@ -109,9 +109,15 @@ pub enum SecretError {
     /// A ciphertext failed authentication or its key is unavailable.
     #[error("decryption failed")]
     DecryptionFailed,
-    /// An external vault could not be reached.
+    /// No vault configuration with this id is visible to the caller.
+    #[error("vault configuration not found: {id}")]
+    VaultNotFound { id: String },
+    /// An external vault answered with an error (HTTP 502).
     #[error("vault connection failed: {reason}")]
     VaultConnectionFailed { reason: String },
+    /// An external vault could not be reached or did not answer in time (HTTP 503).
+    #[error("vault unavailable: {reason}")]
+    VaultUnavailable { reason: String },
     /// No vault is configured for the requested backend.
     #[error("vault not configured: {reason}")]
     VaultNotConfigured { reason: String },
@@ -157,14 +163,17 @@ impl SecretError {
             SecretError::SecretNotFound { .. }
             | SecretError::VersionNotFound { .. }
             | SecretError::GrantNotFound { .. }
-            | SecretError::AuditRecordNotFound { .. } => ErrorCode::SecretNotFound,
+            | SecretError::AuditRecordNotFound { .. }
+            | SecretError::VaultNotFound { .. } => ErrorCode::SecretNotFound,
             SecretError::SecretExpired { .. } => ErrorCode::SecretExpired,
             SecretError::AccessDenied { .. } => ErrorCode::AccessDenied,
             SecretError::InvalidSecretType { .. } => ErrorCode::InvalidSecretType,
             SecretError::Validation { .. } => ErrorCode::ValidationError,
             SecretError::EncryptionFailed => ErrorCode::EncryptionFailed,
             SecretError::DecryptionFailed => ErrorCode::DecryptionFailed,
-            SecretError::VaultConnectionFailed { .. } => ErrorCode::VaultConnectionFailed,
+            SecretError::VaultConnectionFailed { .. } | SecretError::VaultUnavailable { .. } => {
+                ErrorCode::VaultConnectionFailed
+            }
             SecretError::VaultNotConfigured { .. } => ErrorCode::VaultNotConfigured,
             SecretError::RotationFailed { .. } => ErrorCode::RotationFailed,
             SecretError::ImportFailed { .. } => ErrorCode::ImportFailed,

@@ -14,6 +14,7 @@ pub mod model;
 pub mod name;
 pub mod principal;
 pub mod value;
+pub mod vault;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::SecretContext;

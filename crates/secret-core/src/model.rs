@@ -15,6 +15,10 @@ use crate::error::SecretError;
 use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET};
 use crate::value::{SecretValue, ValueFacts};
 
+fn local_vault_id() -> String {
+    crate::vault::LOCAL_VAULT_ID.to_string()
+}
+
 /// A secret's metadata: everything about it except its value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -30,6 +34,9 @@ pub struct SecretMetadata {
     pub project_id: Option<String>,
     pub user_id: Option<String>,
     pub storage_backend: StorageBackendKind,
+    /// The vault configuration the value is kept in (`local`: the built-in store).
+    #[serde(default = "local_vault_id")]
+    pub vault_id: String,
     pub current_version: i64,
     pub expires_at: Option<DateTime<Utc>>,
     pub rotation_enabled: bool,
@@ -286,6 +293,8 @@ pub struct CreateSecretParams {
     pub tags: Vec<String>,
     pub metadata: BTreeMap<String, String>,
     pub storage_backend: Option<StorageBackendKind>,
+    /// The vault configuration to keep the value in; `None` picks the scope's default.
+    pub vault_id: Option<String>,
     pub lifecycle: LifecycleSettings,
 }
 
@@ -306,6 +315,7 @@ impl CreateSecretParams {
             tags: Vec::new(),
             metadata: BTreeMap::new(),
             storage_backend: None,
+            vault_id: None,
             lifecycle: LifecycleSettings::default(),
         }
     }

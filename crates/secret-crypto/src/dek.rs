@@ -24,6 +24,10 @@ const VALUE_AAD_LABEL: &str = "secret-manager/value/v1";
 /// to decrypt instead of being shown.
 const MASKED_AAD_LABEL: &str = "secret-manager/masked/v1";
 
+/// Domain label of the associated data of vault configurations (their credentials), bound
+/// to the configuration's id; never interchangeable with a value or a masked display.
+const VAULT_CONFIG_AAD_LABEL: &str = "secret-manager/vault-config/v1";
+
 /// A data-encryption key: 256 random bits that encrypt secret values.
 ///
 /// Zeroized on drop; neither `Debug` nor comparison reveal it.
@@ -102,6 +106,31 @@ impl Dek {
     }
 }
 
+impl Dek {
+    /// Encrypts a vault configuration's JSON, bound to `aad` (the configuration's id as the
+    /// owner, version 0) under its own domain label.
+    pub fn encrypt_vault_config(
+        &self,
+        aad: &ValueAad<'_>,
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, CryptoError> {
+        envelope::seal(
+            &self.cipher,
+            &aad.encode_as(VAULT_CONFIG_AAD_LABEL),
+            plaintext,
+        )
+    }
+
+    /// Decrypts a blob made by [`Dek::encrypt_vault_config`] with the same `aad`.
+    pub fn decrypt_vault_config(
+        &self,
+        aad: &ValueAad<'_>,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        envelope::open(&self.cipher, &aad.encode_as(VAULT_CONFIG_AAD_LABEL), blob)
+    }
+}
+
 impl fmt::Debug for Dek {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Dek([REDACTED])")
@@ -161,6 +190,24 @@ mod tests {
         assert!(is_decrypt_error(dek.decrypt_masked(&AAD, &value)));
         let other = ValueAad::new("sec-2", 3, "dek-a");
         assert!(is_decrypt_error(dek.decrypt_masked(&other, &masked)));
+    }
+
+    #[test]
+    fn vault_config_blobs_open_only_as_the_config_of_their_vault() {
+        let dek = Dek::generate().unwrap();
+        let config = dek
+            .encrypt_vault_config(&AAD, b"{\"token\":\"t\"}")
+            .unwrap();
+        assert_eq!(
+            &*dek.decrypt_vault_config(&AAD, &config).unwrap(),
+            b"{\"token\":\"t\"}"
+        );
+        assert!(is_decrypt_error(dek.decrypt_value(&AAD, &config)));
+        assert!(is_decrypt_error(dek.decrypt_masked(&AAD, &config)));
+        let value = dek.encrypt_value(&AAD, b"{}").unwrap();
+        assert!(is_decrypt_error(dek.decrypt_vault_config(&AAD, &value)));
+        let other = ValueAad::new("vault-2", 3, "dek-a");
+        assert!(is_decrypt_error(dek.decrypt_vault_config(&other, &config)));
     }
 
     const AAD: ValueAad<'static> = ValueAad {

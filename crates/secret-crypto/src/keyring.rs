@@ -95,6 +95,31 @@ impl KeyRing {
             .decrypt_masked(&ValueAad::new(secret_id, version, key_id), blob)
     }
 
+    /// Encrypts the configuration of vault `vault_id` with the active key; returns the key
+    /// id and the blob.
+    pub fn encrypt_vault_config(
+        &self,
+        vault_id: &str,
+        plaintext: &[u8],
+    ) -> Result<(String, Vec<u8>), CryptoError> {
+        let aad = ValueAad::new(vault_id, 0, &self.active_id);
+        let blob = self
+            .key(&self.active_id)?
+            .encrypt_vault_config(&aad, plaintext)?;
+        Ok((self.active_id.clone(), blob))
+    }
+
+    /// Decrypts the configuration of vault `vault_id` stored with `key_id`.
+    pub fn decrypt_vault_config(
+        &self,
+        key_id: &str,
+        vault_id: &str,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        self.key(key_id)?
+            .decrypt_vault_config(&ValueAad::new(vault_id, 0, key_id), blob)
+    }
+
     /// Adds a key (e.g. a freshly generated or reloaded one), replacing any with the same id.
     pub fn insert(&mut self, key_id: String, dek: Dek) {
         self.keys.insert(key_id, Arc::new(dek));

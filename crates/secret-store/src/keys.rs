@@ -452,6 +452,29 @@ impl KeyManager {
         Ok(ring.decrypt_masked(key_id, secret_id, version, blob)?)
     }
 
+    /// Encrypts the configuration (with its credentials) of vault `vault_id` with the
+    /// active key, under the vault-configuration domain.
+    pub fn encrypt_vault_config(
+        &self,
+        vault_id: &str,
+        plaintext: &[u8],
+    ) -> StoreResult<(String, Vec<u8>)> {
+        let ring = self.ring.read().map_err(|_| lock_poisoned())?;
+        Ok(ring.encrypt_vault_config(vault_id, plaintext)?)
+    }
+
+    /// Decrypts the configuration of vault `vault_id` stored under `key_id`.
+    pub async fn decrypt_vault_config(
+        &self,
+        key_id: &str,
+        vault_id: &str,
+        blob: &[u8],
+    ) -> StoreResult<Zeroizing<Vec<u8>>> {
+        self.ensure_loaded(key_id).await?;
+        let ring = self.ring.read().map_err(|_| lock_poisoned())?;
+        Ok(ring.decrypt_vault_config(key_id, vault_id, blob)?)
+    }
+
     /// Every key's metadata, oldest first.
     pub async fn list_keys(&self) -> StoreResult<Vec<KeyInfo>> {
         let rows = encryption_keys::Entity::find()

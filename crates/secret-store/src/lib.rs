@@ -13,9 +13,12 @@ pub mod joblock;
 pub mod keys;
 pub mod lifecycle;
 pub mod secrets;
+pub mod vaults;
 
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
-pub use backend::{BackendHealth, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget};
+pub use backend::{
+    BackendHealth, BackendRegistry, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget,
+};
 pub use chain_key::{AuditChainKey, ChainKeyError};
 pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};
@@ -26,3 +29,4 @@ pub use secrets::{
     MetadataChange, NewSecret, NewVersion, SecretFilter, SecretRecord, SecretRepository,
     VersionAdvance, VersionRecord, WriteTx,
 };
+pub use vaults::{NewVault, VaultChange, VaultRecord, VaultRepository, VaultVisibility};

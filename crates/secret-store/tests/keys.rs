@@ -131,6 +131,7 @@ fn new_secret(id: &str) -> NewSecret {
         description: None,
         secret_type: SecretType::ApiKey,
         storage_backend: secret_core::StorageBackendKind::LocalEncrypted,
+        vault_id: "local".to_string(),
         scope: SecretScope::Organization,
         organization_id: Some("org-1".into()),
         team_id: None,

@@ -21,6 +21,7 @@ async fn permanent_delete_returns_the_versions_it_removed() {
         description: None,
         secret_type: SecretType::Generic,
         storage_backend: StorageBackendKind::HashicorpVault,
+        vault_id: "local".to_string(),
         scope: SecretScope::Global,
         organization_id: None,
         team_id: None,
@@ -45,7 +46,7 @@ async fn permanent_delete_returns_the_versions_it_removed() {
             secret_id: "s-1",
             version,
             stored: StoredValue::External {
-                vault_secret_id: "vault/s-1".into(),
+                vault_ref: "vault/s-1".into(),
                 vault_version_id: Some(version.to_string()),
             },
             change_reason: None,

@@ -34,6 +34,7 @@ pub fn secret(
         project_id: project.map(str::to_owned),
         user_id: user.map(str::to_owned),
         storage_backend: StorageBackendKind::LocalEncrypted,
+        vault_id: "local".to_string(),
         current_version: 1,
         expires_at: None,
         rotation_enabled: false,

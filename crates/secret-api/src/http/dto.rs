@@ -55,8 +55,13 @@ pub(crate) struct CreateSecretRequest {
     rotation_interval_days: Option<i32>,
     tags: Option<Vec<String>>,
     metadata: Option<BTreeMap<String, String>>,
+    /// Picks the scope's default vault of this kind, else the only one of this kind the
+    /// scope can use.
     #[schema(value_type = Option<StorageBackendSchema>)]
     storage_backend: Option<StorageBackendKind>,
+    /// The vault configuration to keep the value in (`local` for the built-in store);
+    /// without it and `storageBackend`, the organization's default, then the global one.
+    vault_id: Option<String>,
     /// MANUAL (default), NOTIFY_ONLY or AUTOMATIC.
     #[schema(value_type = Option<String>)]
     rotation_strategy: Option<RotationStrategy>,
@@ -89,6 +94,7 @@ impl From<CreateSecretRequest> for CreateSecretParams {
             tags: r.tags.unwrap_or_default(),
             metadata: r.metadata.unwrap_or_default(),
             storage_backend: r.storage_backend,
+            vault_id: r.vault_id,
             lifecycle: LifecyclePatch {
                 rotation_strategy: r.rotation_strategy,
                 rotation_handler: r
@@ -285,6 +291,8 @@ pub(crate) struct SecretMetadataResponse {
     user_id: Option<String>,
     #[schema(value_type = StorageBackendSchema)]
     storage_backend: StorageBackendKind,
+    /// The vault configuration keeping the value (`local`: the built-in store).
+    vault_id: String,
     /// Also the `ETag` of the response.
     current_version: i64,
     expires_at: Option<DateTime<Utc>>,
@@ -346,6 +354,7 @@ impl From<SecretMetadata> for SecretMetadataResponse {
             project_id: m.project_id,
             user_id: m.user_id,
             storage_backend: m.storage_backend,
+            vault_id: m.vault_id,
             current_version: m.current_version,
             expires_at: m.expires_at,
             rotation_enabled: m.rotation_enabled,

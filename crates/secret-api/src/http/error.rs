@@ -50,8 +50,13 @@ impl ApiError {
             ErrorCode::SecretExpired => StatusCode::GONE,
             ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::VaultConnectionFailed
+                if matches!(err, SecretError::VaultUnavailable { .. }) =>
+            {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ErrorCode::VaultConnectionFailed => StatusCode::BAD_GATEWAY,
-            ErrorCode::VaultNotConfigured => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::VaultNotConfigured => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -261,8 +266,13 @@ mod tests {
                 "VAULT_CONNECTION_FAILED",
             ),
             (
-                SecretError::VaultNotConfigured { reason: "x".into() },
+                SecretError::VaultUnavailable { reason: "x".into() },
                 503,
+                "VAULT_CONNECTION_FAILED",
+            ),
+            (
+                SecretError::VaultNotConfigured { reason: "x".into() },
+                400,
                 "VAULT_NOT_CONFIGURED",
             ),
             (SecretError::DecryptionFailed, 500, "DECRYPTION_FAILED"),

@@ -23,6 +23,7 @@ mod rate_limit;
 mod refusals;
 mod schema;
 mod secrets;
+mod vaults;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -125,6 +126,7 @@ fn routes(cfg: &mut web::ServiceConfig) {
         .service(resource("/api/openapi.json").route(web::get().to(ops::openapi)));
     audit::routes(cfg);
     pending::routes(cfg);
+    vaults::routes(cfg);
     cfg.service(
         resource("/api/secrets")
             .route(web::get().to(secrets::list_secrets))

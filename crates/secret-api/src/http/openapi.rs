@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, audit, dto, error, ops, pending, schema, secrets};
+use super::{access, audit, dto, error, ops, pending, schema, secrets, vaults};
 
 /// Adds the bearer-token security scheme every `/api` operation refers to.
 struct BearerScheme;
@@ -58,9 +58,12 @@ impl Modify for BearerScheme {
         pending::import_env,
         pending::import_json,
         pending::migrate_secrets,
-        pending::vaults,
-        pending::vault,
-        pending::vault_health,
+        vaults::list_vaults,
+        vaults::configure_vault,
+        vaults::get_vault,
+        vaults::update_vault,
+        vaults::delete_vault,
+        vaults::vault_health,
         ops::healthz,
         ops::readyz,
         ops::metrics,
@@ -70,6 +73,11 @@ impl Modify for BearerScheme {
         error::ErrorResponse,
         error::ErrorBody,
         dto::CreateSecretRequest,
+        vaults::ConfigureVaultRequest,
+        vaults::UpdateVaultRequest,
+        vaults::VaultResponse,
+        vaults::VaultList,
+        vaults::VaultHealthResponse,
         dto::UpdateSecretRequest,
         dto::UpdateSecretValueRequest,
         dto::RotateSecretRequest,
@@ -99,6 +107,7 @@ impl Modify for BearerScheme {
         (name = "secrets", description = "Secrets and their values"),
         (name = "versions", description = "Rotation, version history and rollback"),
         (name = "access", description = "Per-secret access grants"),
+        (name = "vaults", description = "Vault configurations: where secret values are kept"),
         (name = "reserved", description = "Routes of features not built yet: 501 NOT_IMPLEMENTED"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

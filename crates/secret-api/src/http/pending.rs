@@ -1,5 +1,5 @@
-//! Routes reserved for features that later issues build (import/export, migration,
-//! vaults). They are registered before the `/api/secrets/{id}` routes so that no
+//! Routes reserved for features that later issues build (import/export and
+//! migration). They are registered before the `/api/secrets/{id}` routes so that no
 //! secret id captures them, require authentication like every `/api` route, and answer 501
 //! NOT_IMPLEMENTED with the error envelope until they are built.
 
@@ -17,10 +17,7 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/api/secrets/export").to(export_secrets))
         .service(web::resource("/api/secrets/import/env").to(import_env))
         .service(web::resource("/api/secrets/import/json").to(import_json))
-        .service(web::resource("/api/secrets/migrate").to(migrate_secrets))
-        .service(web::resource("/api/vaults").to(vaults))
-        .service(web::resource("/api/vaults/{id}").to(vault))
-        .service(web::resource("/api/vaults/{id}/health").to(vault_health));
+        .service(web::resource("/api/secrets/migrate").to(migrate_secrets));
 }
 
 /// Export (not implemented yet).
@@ -53,30 +50,4 @@ pub(crate) async fn import_json(caller: Caller) -> ApiResult {
     security(("bearer" = [])))]
 pub(crate) async fn migrate_secrets(caller: Caller) -> ApiResult {
     pending("migration between backends", &caller)
-}
-
-/// Vault configurations (not implemented yet).
-#[utoipa::path(method(get, post), path = "/api/vaults", tag = "reserved",
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn vaults(caller: Caller) -> ApiResult {
-    pending("vault configuration", &caller)
-}
-
-/// One vault configuration (not implemented yet).
-#[utoipa::path(method(get, put, delete), path = "/api/vaults/{id}", tag = "reserved",
-    params(("id" = String, Path, description = "Vault id")),
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn vault(caller: Caller) -> ApiResult {
-    pending("vault configuration", &caller)
-}
-
-/// A vault's health check (not implemented yet).
-#[utoipa::path(post, path = "/api/vaults/{id}/health", tag = "reserved",
-    params(("id" = String, Path, description = "Vault id")),
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn vault_health(caller: Caller) -> ApiResult {
-    pending("vault health checks", &caller)
 }

@@ -4,7 +4,10 @@
 
 use std::borrow::Cow;
 
-use secret_core::{GranteeType, SecretScope, SecretType, SshKeyType, StorageBackendKind};
+use secret_core::{
+    GranteeType, SecretScope, SecretType, SshKeyType, StorageBackendKind, VaultHealthStatus,
+    VaultScope,
+};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, Discriminator, KnownFormat, ObjectBuilder, OneOfBuilder,
@@ -49,6 +52,16 @@ enum_schema!(
     /// `StorageBackend`: where a secret's value is kept.
     StorageBackendSchema,
     StorageBackendKind
+);
+enum_schema!(
+    /// `VaultScope`: GLOBAL or ORGANIZATION.
+    VaultScopeSchema,
+    VaultScope
+);
+enum_schema!(
+    /// `VaultHealthStatus`: HEALTHY, UNHEALTHY or UNKNOWN.
+    VaultHealthSchema,
+    VaultHealthStatus
 );
 enum_schema!(
     /// `GranteeType`: USER, TEAM or ROLE.

@@ -8,7 +8,7 @@ use secret_core::model::{CreateSecretParams, SecretMetadata};
 use secret_core::name::{
     normalize_tags, validate_description, validate_metadata, validate_secret_name,
 };
-use secret_core::{SecretContext, SecretError, SecretScope, StorageBackendKind};
+use secret_core::{SecretContext, SecretError, SecretScope};
 use secret_store::{NewSecret, NewVersion, ValueTarget};
 
 use super::check::{check_context, check_value, earliest, effective_interval, resolve_owner};
@@ -71,10 +71,14 @@ impl SecretService {
                 reason: format!("creating {} secrets here is not permitted", params.scope),
             });
         }
-        let backend_kind = params
-            .storage_backend
-            .unwrap_or(StorageBackendKind::LocalEncrypted);
-        let backend = self.backend(backend_kind)?;
+        let vault = self
+            .place_secret(
+                params.vault_id.as_deref(),
+                params.storage_backend,
+                owner.organization_id.as_deref(),
+            )
+            .await?;
+        let backend = self.inner.registry.backend_of(&vault).await?;
         let interval = effective_interval(
             params.secret_type,
             params.rotation_enabled,
@@ -106,7 +110,8 @@ impl SecretService {
             name: params.name,
             description: params.description,
             secret_type: params.secret_type,
-            storage_backend: backend_kind,
+            storage_backend: vault.backend,
+            vault_id: vault.id.clone(),
             scope: params.scope,
             organization_id: owner.organization_id,
             team_id: owner.team_id,
@@ -145,7 +150,8 @@ impl SecretService {
                 .on(&created)
                 .detail("type", created.secret_type.as_str())
                 .detail("version", 1)
-                .detail("storageBackend", created.storage_backend.as_str()),
+                .detail("storageBackend", created.storage_backend.as_str())
+                .detail("vaultId", created.vault_id.clone()),
             ctx,
         )])
         .await?;

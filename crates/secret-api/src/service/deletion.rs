@@ -120,7 +120,8 @@ impl SecretService {
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-        self.backend(meta.storage_backend)?
+        self.backend(&meta)
+            .await?
             .delete_secret(id, &stored)
             .await?;
         tracing::info!(secret_id = %id, "secret permanently deleted");

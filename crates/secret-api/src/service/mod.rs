@@ -35,6 +35,7 @@ mod deletion;
 mod grants;
 mod keys;
 mod read;
+mod vaults;
 mod versions;
 mod write;
 
@@ -44,10 +45,10 @@ use chrono::{DateTime, Utc};
 use secret_access::{Action, decide};
 use secret_audit::{AuditWriter, WriterConfig};
 use secret_core::model::{AccessGrant, SecretMetadata};
-use secret_core::{Clock, SecretContext, SecretError, StorageBackendKind, SystemClock};
+use secret_core::{Clock, SecretContext, SecretError, SystemClock};
 use secret_store::{
-    AuditStore, Database, KeyManager, LocalEncryptedBackend, SecretRepository, StorageBackend,
-    WriteTx,
+    AuditStore, BackendRegistry, Database, KeyManager, SecretRepository, StorageBackend,
+    VaultRepository, WriteTx,
 };
 
 use crate::cache::{CacheConfig, ReadCache};
@@ -56,6 +57,7 @@ use crate::config::ServiceConfig;
 pub use audit::RefusalSummary;
 use check::enforce;
 pub(crate) use check::{CheckedValue, check_value};
+pub use vaults::VaultHealthReport;
 
 type Result<T> = std::result::Result<T, SecretError>;
 
@@ -73,7 +75,8 @@ pub(crate) struct Inner {
     pub(crate) audit_store: AuditStore,
     pub(crate) cache: ReadCache,
     pub(crate) keys: Arc<KeyManager>,
-    pub(crate) local: LocalEncryptedBackend,
+    pub(crate) vaults: VaultRepository,
+    pub(crate) registry: BackendRegistry,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -126,9 +129,10 @@ impl SecretService {
             inner: Arc::new(Inner {
                 audit: AuditWriter::start(AuditStore::new(db.clone()), WriterConfig::default()),
                 audit_store: AuditStore::new(db.clone()),
-                repo: SecretRepository::new(db),
+                repo: SecretRepository::new(db.clone()),
                 cache: ReadCache::new(cache),
-                local: LocalEncryptedBackend::new(keys.clone()),
+                vaults: VaultRepository::new(db.clone()),
+                registry: BackendRegistry::new(keys.clone(), VaultRepository::new(db.clone())),
                 keys,
                 clock,
             }),
@@ -149,13 +153,9 @@ impl SecretService {
         &self.inner.audit_store
     }
 
-    pub(crate) fn backend(&self, kind: StorageBackendKind) -> Result<&dyn StorageBackend> {
-        match kind {
-            StorageBackendKind::LocalEncrypted => Ok(&self.inner.local),
-            other => Err(SecretError::VaultNotConfigured {
-                reason: format!("no {other} vault is configured"),
-            }),
-        }
+    /// The backend keeping the values of `meta` (its vault configuration's client).
+    pub(crate) async fn backend(&self, meta: &SecretMetadata) -> Result<Arc<dyn StorageBackend>> {
+        Ok(self.inner.registry.backend(&meta.vault_id).await?)
     }
 
     pub(crate) async fn begin(&self) -> Result<WriteTx> {

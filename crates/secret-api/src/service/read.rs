@@ -179,7 +179,8 @@ impl SecretService {
         version: i64,
         stored: &secret_store::StoredValue,
     ) -> Result<SecretValue> {
-        self.backend(meta.storage_backend)?
+        self.backend(meta)
+            .await?
             .retrieve_value(
                 ValueTarget {
                     secret_id: &meta.id,
@@ -374,7 +375,8 @@ impl SecretService {
                 .ok_or_else(not_found)?,
         };
         let value = self
-            .backend(meta.storage_backend)?
+            .backend(meta)
+            .await?
             .retrieve_value(
                 ValueTarget {
                     secret_id: &meta.id,

@@ -64,7 +64,7 @@ impl SecretService {
                     id: id.to_string(),
                     version: to_version,
                 })?;
-        let backend = self.backend(current.storage_backend)?;
+        let backend = self.backend(&current).await?;
         let old_value = backend
             .retrieve_value(
                 ValueTarget {

@@ -248,7 +248,8 @@ impl SecretService {
             version,
         };
         let stored = self
-            .backend(current.storage_backend)?
+            .backend(current)
+            .await?
             .store_value(target, &checked.value)
             .await?;
         self.advance(tx, current, &checked, rotation, now, ctx)

@@ -9,6 +9,7 @@ pub mod secret_access_grants;
 pub mod secret_audit_logs;
 pub mod secret_notices;
 pub mod secret_pending_versions;
+pub mod secret_pending_writes;
 pub mod secret_usage;
 pub mod secret_usage_summary;
 pub mod secret_versions;

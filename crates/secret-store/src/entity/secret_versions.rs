@@ -14,6 +14,8 @@ pub struct Model {
     /// Format byte, nonce, ciphertext and tag; bound to (secret id, version, key id).
     pub encrypted_value: Option<Vec<u8>>,
     pub key_id: Option<String>,
+    /// The vault's reference of the object holding this version (external backends).
+    pub vault_ref: Option<String>,
     pub vault_version_id: Option<String>,
     pub change_reason: Option<String>,
     pub is_active: bool,

@@ -9,7 +9,9 @@ use sea_orm::{
 };
 use secret_core::KeyStatus;
 
-use crate::entity::{encryption_keys, secret_pending_versions, secret_versions, secrets};
+use crate::entity::{
+    encryption_keys, secret_pending_versions, secret_versions, secrets, vault_configurations,
+};
 use crate::error::{StoreError, StoreResult};
 
 use super::{KeyManager, ReencryptProgress, lock_poisoned};
@@ -62,11 +64,14 @@ impl KeyManager {
         let (masked_moved, masked_remaining) =
             self.reencrypt_masked_batch(&active, batch_size).await?;
         reencrypted += masked_moved;
+        let (configs_moved, configs_remaining) = self.reencrypt_vault_configs(&active).await?;
+        reencrypted += configs_moved;
         let remaining = secret_versions::Entity::find()
             .filter(stale)
             .count(self.db.conn())
             .await?
-            + masked_remaining;
+            + masked_remaining
+            + configs_remaining;
         if remaining == 0 {
             self.retire_rotating_keys().await?;
         }
@@ -126,6 +131,44 @@ impl KeyManager {
         Ok((moved, remaining))
     }
 
+    /// Moves every vault configuration's settings to the active key (there are few);
+    /// returns how many moved and how many remain.
+    async fn reencrypt_vault_configs(&self, active: &str) -> StoreResult<(u64, u64)> {
+        use vault_configurations as vc;
+        let stale = Condition::all()
+            .add(vc::Column::ConfigKeyId.ne(active))
+            .add(vc::Column::ConfigKeyId.ne(""));
+        let rows = vc::Entity::find()
+            .filter(stale.clone())
+            .all(self.db.conn())
+            .await?;
+        let mut moved = 0;
+        if !rows.is_empty() {
+            let txn = self.db.conn().begin().await?;
+            for row in rows {
+                let plaintext = self
+                    .decrypt_vault_config(&row.config_key_id, &row.id, &row.encrypted_config)
+                    .await?;
+                let (new_key, new_blob) = self.encrypt_vault_config(&row.id, &plaintext)?;
+                // Conditional on the old key: a concurrent change of the settings wins.
+                let res = vc::Entity::update_many()
+                    .col_expr(vc::Column::EncryptedConfig, Expr::value(new_blob))
+                    .col_expr(vc::Column::ConfigKeyId, Expr::value(new_key))
+                    .filter(vc::Column::Id.eq(row.id.as_str()))
+                    .filter(vc::Column::ConfigKeyId.eq(row.config_key_id.as_str()))
+                    .exec(&txn)
+                    .await?;
+                moved += res.rows_affected;
+            }
+            txn.commit().await?;
+        }
+        let remaining = vc::Entity::find()
+            .filter(stale)
+            .count(self.db.conn())
+            .await?;
+        Ok((moved, remaining))
+    }
+
     /// Runs [`KeyManager::reencrypt_batch`] until nothing is left; returns the total moved.
     pub async fn reencrypt_all(&self, batch_size: u64) -> StoreResult<u64> {
         let mut total = 0;
@@ -166,8 +209,8 @@ impl KeyManager {
     }
 
     /// Erases the material of RETIRED keys that no stored value references (status
-    /// DESTROYED): neither a version nor a rotation's pending version, which becomes a
-    /// version when the rotation completes. Returns the ids destroyed.
+    /// DESTROYED): neither a version, a rotation's pending version (which becomes a
+    /// version when the rotation completes), a masked display nor a vault configuration. Returns the ids destroyed.
     pub async fn destroy_unreferenced_keys(&self) -> StoreResult<Vec<String>> {
         let retired = encryption_keys::Entity::find()
             .filter(encryption_keys::Column::Status.eq(KeyStatus::Retired.as_str()))
@@ -202,7 +245,11 @@ impl KeyManager {
                 .filter(secrets::Column::MaskedKeyId.eq(key.key_id.as_str()))
                 .count(&txn)
                 .await?;
-            if refs == 0 && pending_refs == 0 && masked_refs == 0 {
+            let config_refs = vault_configurations::Entity::find()
+                .filter(vault_configurations::Column::ConfigKeyId.eq(key.key_id.as_str()))
+                .count(&txn)
+                .await?;
+            if refs == 0 && pending_refs == 0 && masked_refs == 0 && config_refs == 0 {
                 txn.commit().await?;
                 self.ring
                     .write()

@@ -52,7 +52,6 @@ pub fn owner_key(
 #[derive(Debug, Clone)]
 pub struct SecretRecord {
     pub metadata: SecretMetadata,
-    pub vault_config_id: Option<String>,
 }
 
 /// One stored version: its number, flags and where its value lives.
@@ -75,6 +74,8 @@ pub struct NewSecret {
     pub description: Option<String>,
     pub secret_type: SecretType,
     pub storage_backend: secret_core::StorageBackendKind,
+    /// The vault configuration the value is kept in (`local` for the built-in store).
+    pub vault_id: String,
     pub scope: SecretScope,
     pub organization_id: Option<String>,
     pub team_id: Option<String>,
@@ -161,6 +162,9 @@ pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
             secret_type: parse("secrets", "type", &m.secret_type)?,
             scope: parse("secrets", "scope", &m.scope)?,
             storage_backend: parse("secrets", "storage backend", &m.storage_backend)?,
+            vault_id: m
+                .vault_config_id
+                .unwrap_or_else(|| secret_core::vault::LOCAL_VAULT_ID.to_string()),
             id: m.id,
             name: m.name,
             description: m.description,
@@ -195,7 +199,6 @@ pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
             last_rotation_error: m.last_rotation_error,
             usage: None,
         },
-        vault_config_id: m.vault_config_id,
     })
 }
 
@@ -203,7 +206,12 @@ pub(crate) fn to_version(m: secret_versions::Model) -> StoreResult<VersionRecord
     let stored = match (m.key_id, m.encrypted_value, m.vault_version_id) {
         (Some(key_id), Some(ciphertext), _) => StoredValue::Local { key_id, ciphertext },
         (None, None, vault_version_id) => StoredValue::External {
-            vault_secret_id: m.secret_id.clone(),
+            vault_ref: m.vault_ref.ok_or_else(|| {
+                StoreError::corrupt(
+                    "secret_versions",
+                    "a version with neither value nor reference",
+                )
+            })?,
             vault_version_id,
         },
         _ => {

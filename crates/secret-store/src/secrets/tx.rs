@@ -52,7 +52,7 @@ impl WriteTx {
             description: Set(s.description.clone()),
             secret_type: Set(s.secret_type.as_str().to_string()),
             storage_backend: Set(s.storage_backend.as_str().to_string()),
-            vault_config_id: Set(None),
+            vault_config_id: Set(Some(s.vault_id.clone())),
             vault_path: Set(None),
             vault_secret_id: Set(None),
             scope: Set(s.scope.as_str().to_string()),
@@ -110,11 +110,14 @@ impl WriteTx {
 
     /// Inserts a version row.
     pub async fn insert_version(&mut self, v: NewVersion<'_>) -> StoreResult<()> {
-        let (key_id, encrypted_value, vault_version_id) = match v.stored {
-            StoredValue::Local { key_id, ciphertext } => (Some(key_id), Some(ciphertext), None),
+        let (key_id, encrypted_value, vault_ref, vault_version_id) = match v.stored {
+            StoredValue::Local { key_id, ciphertext } => {
+                (Some(key_id), Some(ciphertext), None, None)
+            }
             StoredValue::External {
-                vault_version_id, ..
-            } => (None, None, vault_version_id),
+                vault_ref,
+                vault_version_id,
+            } => (None, None, Some(vault_ref), vault_version_id),
         };
         secret_versions::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
@@ -122,6 +125,7 @@ impl WriteTx {
             version: Set(v.version),
             encrypted_value: Set(encrypted_value),
             key_id: Set(key_id),
+            vault_ref: Set(vault_ref),
             vault_version_id: Set(vault_version_id),
             change_reason: Set(v.change_reason),
             is_active: Set(true),

@@ -17,6 +17,10 @@ use secret_core::{SecretError, SecretValue, StorageBackendKind};
 use crate::error::StoreResult;
 use crate::keys::KeyManager;
 
+mod registry;
+
+pub use registry::BackendRegistry;
+
 /// Which (secret, version) a value belongs to. Values are bound to it cryptographically.
 #[derive(Debug, Clone, Copy)]
 pub struct ValueTarget<'a> {
@@ -32,7 +36,9 @@ pub enum StoredValue {
     Local { key_id: String, ciphertext: Vec<u8> },
     /// A reference into an external vault.
     External {
-        vault_secret_id: String,
+        /// The vault's name for the object holding the value (a path, an ARN, a name).
+        vault_ref: String,
+        /// The vault's id of this version of the object.
         vault_version_id: Option<String>,
     },
 }

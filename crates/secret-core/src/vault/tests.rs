@@ -1,0 +1,198 @@
+use serde_json::json;
+
+use super::*;
+
+const TOKEN: &str = "hvs.CANARY-token-7f3a";
+
+fn bao(auth: Value) -> Value {
+    json!({"address": "http://127.0.0.1:8200", "namespace": null, "mount": "secret",
+           "auth": auth})
+}
+
+fn parse(config: Value) -> Result<BackendConfig, SecretError> {
+    BackendConfig::parse(StorageBackendKind::HashicorpVault, config)
+}
+
+fn field_of(err: SecretError) -> String {
+    match err {
+        SecretError::Validation { field, .. } => field,
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_pinned_token_shape_parses_with_defaults() {
+    let c = parse(bao(json!({"method": "TOKEN", "token": TOKEN}))).unwrap();
+    let BackendConfig::HashicorpVault(c) = c else {
+        panic!("not a vault config")
+    };
+    assert_eq!(c.address, "http://127.0.0.1:8200");
+    assert_eq!(c.mount, "secret");
+    assert_eq!(c.namespace, None);
+    assert_eq!(c.path_prefix, "secret-manager");
+    assert_eq!(c.timeout_seconds, 10);
+    assert_eq!(
+        c.auth,
+        VaultAuth::Token {
+            token: Credential::new(TOKEN)
+        }
+    );
+}
+
+#[test]
+fn approle_and_kubernetes_take_their_fields_and_default_mounts() {
+    let c = parse(bao(
+        json!({"method": "APPROLE", "roleId": "r-1", "secretId": "s-1"}),
+    ))
+    .unwrap();
+    let BackendConfig::HashicorpVault(c) = c else {
+        panic!()
+    };
+    assert!(matches!(c.auth, VaultAuth::AppRole { ref mount, .. } if mount == "approle"));
+    let k = parse(bao(
+        json!({"method": "KUBERNETES", "role": "app", "jwt": "eyJ"}),
+    ))
+    .unwrap();
+    let BackendConfig::HashicorpVault(k) = k else {
+        panic!()
+    };
+    assert!(
+        matches!(k.auth, VaultAuth::Kubernetes { ref mount, jwt: Some(_), jwt_path: None, .. }
+        if mount == "kubernetes")
+    );
+    let k = parse(bao(json!({"method": "KUBERNETES", "role": "app"}))).unwrap();
+    let BackendConfig::HashicorpVault(k) = k else {
+        panic!()
+    };
+    assert!(
+        matches!(k.auth, VaultAuth::Kubernetes { jwt: None, jwt_path: Some(ref p), .. }
+        if p.ends_with("serviceaccount/token"))
+    );
+}
+
+#[test]
+fn bad_fields_are_named_and_never_echoed() {
+    let cases = [
+        (
+            json!({"mount": "secret", "auth": {"method": "TOKEN", "token": "t"}}),
+            "config.address",
+        ),
+        (bao(json!({"method": "TOKEN"})), "config.auth.token"),
+        (
+            bao(json!({"method": "TOKEN", "token": 42})),
+            "config.auth.token",
+        ),
+        (
+            bao(json!({"method": "TOKEN", "token": "  "})),
+            "config.auth.token",
+        ),
+        (
+            bao(json!({"method": "PASSWORD", "password": TOKEN})),
+            "config.auth.method",
+        ),
+        (
+            bao(json!({"method": "APPROLE", "roleId": "r"})),
+            "config.auth.secretId",
+        ),
+        (
+            bao(json!({"method": "KUBERNETES", "jwt": TOKEN})),
+            "config.auth.role",
+        ),
+        (
+            bao(json!({"method": "KUBERNETES", "role": "r", "jwt": "j", "jwtPath": "/p"})),
+            "config.auth.jwt",
+        ),
+        (
+            bao(json!({"method": "TOKEN", "token": "t", TOKEN: 1})),
+            "config.auth.hvs.CANARY-token-7f3a",
+        ),
+        (
+            json!({"address": "ftp://h", "auth": {"method": "TOKEN", "token": "t"}}),
+            "config.address",
+        ),
+        (
+            json!({"address": format!("http://u:{TOKEN}@h:8200"), "auth": {"method": "TOKEN", "token": "t"}}),
+            "config.address",
+        ),
+        (
+            json!({"address": "http://h/v1", "auth": {"method": "TOKEN", "token": "t"}}),
+            "config.address",
+        ),
+        (
+            json!({"address": "http://h", "mount": "../sys", "auth": {"method": "TOKEN", "token": "t"}}),
+            "config.mount",
+        ),
+        (
+            json!({"address": "http://h", "timeoutSeconds": 0, "auth": {"method": "TOKEN", "token": "t"}}),
+            "config.timeoutSeconds",
+        ),
+        (json!({"address": "http://h"}), "config.auth"),
+        (json!("http://h"), "config"),
+    ];
+    for (config, field) in cases {
+        let err = parse(config.clone()).expect_err(field);
+        let message = err.to_string();
+        if !field.contains("CANARY") {
+            assert!(!message.contains("CANARY"), "{message}");
+            assert!(!message.contains("u:"), "{message}");
+        }
+        assert_eq!(field_of(err), field, "{config}");
+    }
+}
+
+#[test]
+fn a_misspelt_field_is_refused_naming_it() {
+    let mut config = bao(json!({"method": "TOKEN", "token": "t"}));
+    config["adress"] = json!("x");
+    let err = parse(config).unwrap_err();
+    assert_eq!(field_of(err), "config.adress");
+}
+
+#[test]
+fn the_public_view_holds_no_credential() {
+    for auth in [
+        json!({"method": "TOKEN", "token": TOKEN}),
+        json!({"method": "APPROLE", "roleId": TOKEN, "secretId": TOKEN}),
+        json!({"method": "KUBERNETES", "role": "app", "jwt": TOKEN}),
+    ] {
+        let c = parse(bao(auth)).unwrap();
+        let view = c.public_view().to_string();
+        assert!(!view.contains("CANARY"), "{view}");
+        assert!(view.contains("127.0.0.1:8200"));
+        assert!(!format!("{c:?}").contains("CANARY"));
+        // What is stored reads back to the same settings.
+        let stored = c.to_stored_json();
+        let back =
+            BackendConfig::from_stored_json(StorageBackendKind::HashicorpVault, &stored).unwrap();
+        assert_eq!(back, c);
+    }
+}
+
+#[test]
+fn local_takes_no_settings_and_unbuilt_backends_are_refused() {
+    assert_eq!(
+        BackendConfig::parse(StorageBackendKind::LocalEncrypted, json!({})).unwrap(),
+        BackendConfig::Local
+    );
+    assert!(BackendConfig::parse(StorageBackendKind::LocalEncrypted, json!({"a": 1})).is_err());
+    let err = BackendConfig::parse(StorageBackendKind::AwsSecretsManager, json!({})).unwrap_err();
+    assert_eq!(field_of(err), "backend");
+}
+
+#[test]
+fn raw_configs_and_credentials_are_redacted_in_debug() {
+    let raw = RawConfig(json!({"token": TOKEN}));
+    assert_eq!(format!("{raw:?}"), "RawConfig([REDACTED])");
+    assert_eq!(
+        format!("{:?}", Credential::new(TOKEN)),
+        "Credential([REDACTED])"
+    );
+}
+
+#[test]
+fn vault_names_are_checked() {
+    assert!(validate_vault_name("bao-dev").is_ok());
+    assert!(validate_vault_name(" ").is_err());
+    assert!(validate_vault_name("a\nb").is_err());
+    assert!(validate_vault_name(&"x".repeat(256)).is_err());
+}
