@@ -333,6 +333,7 @@ impl SecretService {
                     version,
                 },
                 &checked.value,
+                Some(&current.stored),
             )
             .await?;
         self.inner
@@ -521,6 +522,17 @@ impl SecretService {
                 }
                 tx.commit().await?;
                 report.acted += (removed.len() + deactivate.len()) as u64;
+                // The vault's copies of removed versions go too (the local store's went with
+                // their rows); one that cannot be reached keeps them until a later run.
+                let backend = self.backend(&rec.metadata).await?;
+                if !removed.is_empty() && !backend.keeps_values_in_database() {
+                    let stored: Vec<_> = removed.iter().map(|v| v.stored.clone()).collect();
+                    if let Err(err) = backend.remove_versions(&meta.id, &stored).await {
+                        report.failed += 1;
+                        tracing::warn!(secret_id = %meta.id, error = %SecretError::from(err),
+                            "the vault's copies of pruned versions could not be removed");
+                    }
+                }
             }
             if !full {
                 break;
@@ -563,19 +575,31 @@ impl SecretService {
                     &ctx,
                 )])
                 .await?;
+                let backend = self.backend(&rec.metadata).await?;
+                let external = !backend.keeps_values_in_database();
+                if external {
+                    tx.stage_write(
+                        &meta.id,
+                        rec.metadata.current_version,
+                        &rec.metadata.vault_id,
+                        secret_store::PendingOperation::Purge,
+                        ctx.user_id(),
+                        now,
+                    )
+                    .await?;
+                }
                 let versions = tx.delete_permanently(&meta.id).await?;
                 tx.commit().await?;
                 self.inner.cache.invalidate(&meta.id);
                 let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-                if let Err(err) = self
-                    .backend(&meta)
-                    .await?
-                    .delete_secret(&meta.id, &stored)
-                    .await
-                {
-                    report.failed += 1;
-                    tracing::warn!(secret_id = %meta.id, error = %err, "purged secret's backend copy not removed");
-                }
+                self.purge_from_vault(
+                    &meta.id,
+                    rec.metadata.current_version,
+                    &stored,
+                    backend.as_ref(),
+                    external,
+                )
+                .await;
                 report.acted += 1;
             }
         }

@@ -13,9 +13,13 @@ pub mod joblock;
 pub mod keys;
 pub mod lifecycle;
 pub mod secrets;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod vaults;
 
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
+#[cfg(feature = "hashicorp-vault")]
+pub use backend::HashicorpVaultBackend;
 pub use backend::{
     BackendHealth, BackendRegistry, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget,
 };
@@ -26,7 +30,7 @@ pub use joblock::JobLock;
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
 pub use lifecycle::JobScan;
 pub use secrets::{
-    MetadataChange, NewSecret, NewVersion, SecretFilter, SecretRecord, SecretRepository,
-    VersionAdvance, VersionRecord, WriteTx,
+    MetadataChange, NewSecret, NewVersion, PendingOperation, PendingWrite, SecretFilter,
+    SecretRecord, SecretRepository, VersionAdvance, VersionRecord, WriteTx,
 };
 pub use vaults::{NewVault, VaultChange, VaultRecord, VaultRepository, VaultVisibility};

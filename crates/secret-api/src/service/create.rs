@@ -9,7 +9,7 @@ use secret_core::name::{
     normalize_tags, validate_description, validate_metadata, validate_secret_name,
 };
 use secret_core::{SecretContext, SecretError, SecretScope};
-use secret_store::{NewSecret, NewVersion, ValueTarget};
+use secret_store::{NewSecret, NewVersion, PendingOperation, StorageBackend, ValueTarget};
 
 use super::check::{check_context, check_value, earliest, effective_interval, resolve_owner};
 use super::{Result, SecretService, not_found};
@@ -95,7 +95,22 @@ impl SecretService {
         }
         let expires_at = earliest(params.expires_at, checked.facts.natural_expiry);
         let id = uuid::Uuid::now_v7().to_string();
-        let stored = backend
+        let external = !backend.keeps_values_in_database();
+        if external {
+            // Step 1 of the external write: record it before the vault sees the value.
+            let mut tx = self.begin().await?;
+            tx.stage_write(
+                &id,
+                1,
+                &vault.id,
+                PendingOperation::Create,
+                ctx.user_id(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        let stored = match backend
             .store_value(
                 ValueTarget {
                     secret_id: &id,
@@ -103,8 +118,18 @@ impl SecretService {
                     version: 1,
                 },
                 &checked.value,
+                None,
             )
-            .await?;
+            .await
+        {
+            Ok(stored) => stored,
+            Err(err) => {
+                if external {
+                    self.abandon_create(&id, backend.as_ref()).await;
+                }
+                return Err(err.into());
+            }
+        };
         let new = NewSecret {
             id: id.clone(),
             name: params.name,
@@ -133,10 +158,38 @@ impl SecretService {
             created_by_id: ctx.user_id().to_string(),
             now,
         };
+        let created = match self.insert_created(&new, stored, external, ctx).await {
+            Ok(created) => created,
+            Err(err) => {
+                if external {
+                    self.abandon_create(&id, backend.as_ref()).await;
+                }
+                return Err(err);
+            }
+        };
+        tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
+        Ok(created)
+    }
+
+    /// Inserts a new secret with its first version and its audit record, clearing its
+    /// pending write when the value went to an external vault.
+    async fn insert_created(
+        &self,
+        new: &NewSecret,
+        stored: secret_store::StoredValue,
+        external: bool,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let (id, now) = (&new.id, new.now);
         let mut tx = self.begin().await?;
-        tx.insert_secret(&new).await?;
+        if external && !tx.finish_write(id, 1).await? {
+            return Err(SecretError::Conflict {
+                message: "the pending write of this secret was taken over".to_string(),
+            });
+        }
+        tx.insert_secret(new).await?;
         tx.insert_version(NewVersion {
-            secret_id: &id,
+            secret_id: id,
             version: 1,
             stored,
             change_reason: Some("Created".to_string()),
@@ -144,7 +197,7 @@ impl SecretService {
             now,
         })
         .await?;
-        let created = tx.find(&id).await?.ok_or_else(|| not_found(&id))?.metadata;
+        let created = tx.find(id).await?.ok_or_else(|| not_found(id))?.metadata;
         tx.append_audit(&[self.entry(
             AuditEvent::new(E::SecretCreated)
                 .on(&created)
@@ -156,7 +209,27 @@ impl SecretService {
         )])
         .await?;
         tx.commit().await?;
-        tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
         Ok(created)
+    }
+
+    /// Undoes a create whose value went (or may have gone) to an external vault: the
+    /// vault's object (what of it exists), then the pending row. When the vault cannot be
+    /// reached the row stays for the reconciliation job.
+    async fn abandon_create(&self, id: &str, backend: &dyn StorageBackend) {
+        if let Err(err) = backend.delete_secret(id, &[]).await {
+            tracing::warn!(
+                secret_id = %id,
+                error = %SecretError::from(err),
+                "the vault object of a failed create could not be removed; left for reconciliation"
+            );
+            return;
+        }
+        if let Err(err) = self.inner.repo.drop_write(id, 1).await {
+            tracing::warn!(
+                secret_id = %id,
+                error = %SecretError::from(err),
+                "the pending write of a failed create could not be cleared"
+            );
+        }
     }
 }

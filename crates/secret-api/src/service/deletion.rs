@@ -8,6 +8,8 @@ use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError};
 
+use secret_store::PendingOperation;
+
 use super::check::check_context;
 use super::{Result, SecretService};
 
@@ -55,6 +57,23 @@ impl SecretService {
             .await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
+        // The vault's own soft delete follows ours; reads are refused by ours either way,
+        // so a vault that cannot be reached now only delays its flag.
+        let backend = self.backend(&current).await?;
+        if !backend.keeps_values_in_database() {
+            let stored: Vec<_> = self
+                .inner
+                .repo
+                .versions_of(id)
+                .await?
+                .into_iter()
+                .map(|v| v.stored)
+                .collect();
+            if let Err(err) = backend.soft_delete(id, &stored).await {
+                tracing::warn!(secret_id = %id, error = %SecretError::from(err),
+                    "the vault's copies of a soft-deleted secret could not be marked deleted");
+            }
+        }
         tracing::info!(secret_id = %id, "secret soft-deleted");
         Ok(deleted)
     }
@@ -69,6 +88,24 @@ impl SecretService {
 
     async fn restore_op(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
         let now = self.now();
+        // The vault's copies are undeleted first: if that fails, nothing changes.
+        let (meta, _) = {
+            let mut tx = self.begin().await?;
+            self.lock_authorized(&mut tx, id, ctx, Action::Delete)
+                .await?
+        };
+        let backend = self.backend(&meta).await?;
+        if meta.is_deleted() && !backend.keeps_values_in_database() {
+            let stored: Vec<_> = self
+                .inner
+                .repo
+                .versions_of(id)
+                .await?
+                .into_iter()
+                .map(|v| v.stored)
+                .collect();
+            backend.restore(id, &stored).await?;
+        }
         let mut tx = self.begin().await?;
         self.lock_authorized(&mut tx, id, ctx, Action::Delete)
             .await?;
@@ -116,15 +153,57 @@ impl SecretService {
         )])
         .await?;
         tx.delete_usage(id).await?;
+        let backend = self.backend(&meta).await?;
+        let external = !backend.keeps_values_in_database();
+        if external {
+            // Committed with the deletion: if the vault cannot be reached below, the
+            // reconciliation job removes its copies later.
+            tx.stage_write(
+                id,
+                meta.current_version,
+                &meta.vault_id,
+                PendingOperation::Purge,
+                ctx.user_id(),
+                now,
+            )
+            .await?;
+        }
         let versions = tx.delete_permanently(id).await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-        self.backend(&meta)
-            .await?
-            .delete_secret(id, &stored)
-            .await?;
+        self.purge_from_vault(
+            id,
+            meta.current_version,
+            &stored,
+            backend.as_ref(),
+            external,
+        )
+        .await;
         tracing::info!(secret_id = %id, "secret permanently deleted");
         Ok(())
+    }
+
+    /// Removes a permanently deleted secret's copies from its backend, then the pending
+    /// row that recorded the need; a failure is logged and left to reconciliation.
+    pub(crate) async fn purge_from_vault(
+        &self,
+        id: &str,
+        version: i64,
+        stored: &[secret_store::StoredValue],
+        backend: &dyn secret_store::StorageBackend,
+        external: bool,
+    ) {
+        match backend.delete_secret(id, stored).await {
+            Ok(()) if external => {
+                if let Err(err) = self.inner.repo.drop_write(id, version).await {
+                    tracing::warn!(secret_id = %id, error = %SecretError::from(err),
+                        "the pending purge of a deleted secret could not be cleared");
+                }
+            }
+            Ok(()) => {}
+            Err(err) => tracing::warn!(secret_id = %id, error = %SecretError::from(err),
+                "a deleted secret's vault copies could not be removed yet; left for reconciliation"),
+        }
     }
 }

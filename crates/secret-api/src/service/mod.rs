@@ -30,6 +30,7 @@
 
 mod audit;
 mod check;
+mod commit;
 mod create;
 mod deletion;
 mod grants;

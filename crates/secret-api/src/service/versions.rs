@@ -8,6 +8,7 @@ use secret_core::{SecretContext, SecretError};
 use secret_store::ValueTarget;
 
 use super::check::check_context;
+use super::commit::NewValue;
 use super::{Result, SecretService};
 
 impl SecretService {
@@ -46,26 +47,30 @@ impl SecretService {
         if to_version < 1 {
             return Err(SecretError::validation("version", "must be 1 or more"));
         }
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        let current = self
-            .lock_live(&mut tx, id, expected_version, ctx, Action::Update)
-            .await?;
+        // The old value is read first, outside any transaction (it may live in an external
+        // vault); versions never change, so it is still the same when the new one commits.
+        let current = self.authorized(id, ctx, Action::Update).await?;
+        if current.is_deleted() {
+            return Err(super::not_found(id));
+        }
         if to_version == current.current_version {
             return Err(SecretError::validation(
                 "version",
                 format!("version {to_version} is already the current version"),
             ));
         }
-        let target =
-            tx.find_version(id, to_version)
-                .await?
-                .ok_or_else(|| SecretError::VersionNotFound {
-                    id: id.to_string(),
-                    version: to_version,
-                })?;
-        let backend = self.backend(&current).await?;
-        let old_value = backend
+        let target = self
+            .inner
+            .repo
+            .find_version(id, to_version)
+            .await?
+            .ok_or_else(|| SecretError::VersionNotFound {
+                id: id.to_string(),
+                version: to_version,
+            })?;
+        let old_value = self
+            .backend(&current)
+            .await?
             .retrieve_value(
                 ValueTarget {
                     secret_id: id,
@@ -75,15 +80,13 @@ impl SecretService {
                 &target.stored,
             )
             .await?;
-        let reason = format!("Rollback to version {to_version}");
-        let version = self
-            .append_version(&mut tx, &current, old_value, reason, false, now, ctx)
-            .await?;
-        let updated = self
-            .audit_in(&mut tx, id, event.detail("version", version), ctx)
-            .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        let new = NewValue {
+            value: old_value,
+            reason: format!("Rollback to version {to_version}"),
+            rotation: false,
+            event,
+        };
+        let (updated, version) = self.commit_version(id, expected_version, new, ctx).await?;
         tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
         Ok(updated)
     }

@@ -1,5 +1,5 @@
 //! Writes to a live secret: its metadata, a new value, a rotation; and the steps every
-//! new version shares (`append_version`, `advance`, `audit_in`).
+//! new version shares (`advance`, `audit_in`; the write itself is `commit`'s).
 
 use chrono::{DateTime, Duration, Utc};
 use secret_access::Action;
@@ -10,11 +10,10 @@ use secret_core::name::{
     normalize_tags, validate_change_reason, validate_description, validate_metadata,
 };
 use secret_core::{SecretContext, SecretError, SecretValue};
-use secret_store::{MetadataChange, NewVersion, ValueTarget, VersionAdvance, WriteTx};
+use secret_store::{MetadataChange, VersionAdvance, WriteTx};
 
-use super::check::{
-    CheckedValue, changed_fields, check_context, check_value, earliest, effective_interval,
-};
+use super::check::{CheckedValue, changed_fields, check_context, earliest, effective_interval};
+use super::commit::NewValue;
 use super::{Result, SecretService, not_found};
 
 impl SecretService {
@@ -177,7 +176,7 @@ impl SecretService {
     }
 
     /// Writes `value` as a new version, recorded as `event` (SECRET_ROTATED for a
-    /// rotation) in the same transaction.
+    /// rotation) in the same transaction as the version.
     async fn write_new_version(
         &self,
         id: &str,
@@ -188,26 +187,13 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         let rotation = event.event_type() == E::SecretRotated;
-        let now = self.now();
-        let mut tx = self.begin().await?;
-        let current = self
-            .lock_live(&mut tx, id, expected, ctx, Action::Update)
-            .await?;
-        let version = self
-            .append_version(&mut tx, &current, value, reason.clone(), rotation, now, ctx)
-            .await?;
-        let updated = self
-            .audit_in(
-                &mut tx,
-                id,
-                event
-                    .detail("version", version)
-                    .detail("changeReason", reason),
-                ctx,
-            )
-            .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        let new = NewValue {
+            value,
+            event: event.detail("changeReason", reason.clone()),
+            reason,
+            rotation,
+        };
+        let (updated, version) = self.commit_version(id, expected, new, ctx).await?;
         tracing::info!(secret_id = %id, version, rotation, "secret value updated");
         Ok(updated)
     }
@@ -225,45 +211,6 @@ impl SecretService {
         event.set_secret(&meta);
         tx.append_audit(&[self.entry(event, ctx)]).await?;
         Ok(meta)
-    }
-
-    /// Validates `value` for the locked secret `current`, stores it as the next version and
-    /// moves the secret's pointer to it, in `tx`. Returns the new version number.
-    #[allow(clippy::too_many_arguments)] // one call site per kind of new version
-    pub(super) async fn append_version(
-        &self,
-        tx: &mut WriteTx,
-        current: &SecretMetadata,
-        value: SecretValue,
-        reason: String,
-        rotation: bool,
-        now: DateTime<Utc>,
-        ctx: &SecretContext,
-    ) -> Result<i64> {
-        let checked = check_value(current.secret_type, value, now)?;
-        let version = current.current_version + 1;
-        let target = ValueTarget {
-            secret_id: &current.id,
-            secret_name: &current.name,
-            version,
-        };
-        let stored = self
-            .backend(current)
-            .await?
-            .store_value(target, &checked.value)
-            .await?;
-        self.advance(tx, current, &checked, rotation, now, ctx)
-            .await?;
-        tx.insert_version(NewVersion {
-            secret_id: &current.id,
-            version,
-            stored,
-            change_reason: Some(reason),
-            created_by_id: ctx.user_id(),
-            now,
-        })
-        .await?;
-        Ok(version)
     }
 
     pub(crate) async fn advance(

@@ -18,8 +18,12 @@ use crate::error::StoreResult;
 use crate::keys::KeyManager;
 
 mod registry;
+#[cfg(feature = "hashicorp-vault")]
+mod vault;
 
 pub use registry::BackendRegistry;
+#[cfg(feature = "hashicorp-vault")]
+pub use vault::HashicorpVaultBackend;
 
 /// Which (secret, version) a value belongs to. Values are bound to it cryptographically.
 #[derive(Debug, Clone, Copy)]
@@ -56,14 +60,22 @@ pub trait StorageBackend: Send + Sync + std::fmt::Debug {
     /// Which backend this is.
     fn kind(&self) -> StorageBackendKind;
 
+    /// Whether values live in this service's own database (the local store), so a write
+    /// can share the database transaction. External vaults answer false: their writes
+    /// follow the three-step protocol of ARCHITECTURE §7.
+    fn keeps_values_in_database(&self) -> bool;
+
     /// Checks that the backend can be used.
     async fn health_check(&self) -> StoreResult<BackendHealth>;
 
-    /// Stores `value` as version `target.version` of the secret.
+    /// Stores `value` as version `target.version` of the secret. `previous` is where the
+    /// version before it lives (`None` for a new secret); a vault with check-and-set writes
+    /// only if its copy has not moved on since.
     async fn store_value(
         &self,
         target: ValueTarget<'_>,
         value: &SecretValue,
+        previous: Option<&StoredValue>,
     ) -> StoreResult<StoredValue>;
 
     /// Reads back the value stored for `target`.
@@ -75,6 +87,22 @@ pub trait StorageBackend: Send + Sync + std::fmt::Debug {
 
     /// Removes every version of a secret from the backend (permanent delete).
     async fn delete_secret(&self, secret_id: &str, stored: &[StoredValue]) -> StoreResult<()>;
+
+    /// Marks a secret's versions deleted in the backend (soft delete); nothing to do where
+    /// the database's own flag is the only one.
+    async fn soft_delete(&self, _secret_id: &str, _stored: &[StoredValue]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Undoes [`StorageBackend::soft_delete`].
+    async fn restore(&self, _secret_id: &str, _stored: &[StoredValue]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Removes some versions of a secret (retention, or a write that never became visible).
+    async fn remove_versions(&self, _secret_id: &str, _stored: &[StoredValue]) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 /// Values encrypted with the installation's data keys, kept in `secret_versions`.
@@ -96,6 +124,10 @@ impl StorageBackend for LocalEncryptedBackend {
         StorageBackendKind::LocalEncrypted
     }
 
+    fn keeps_values_in_database(&self) -> bool {
+        true
+    }
+
     async fn health_check(&self) -> StoreResult<BackendHealth> {
         let active = self.keys.active_key_id()?;
         Ok(BackendHealth {
@@ -108,6 +140,7 @@ impl StorageBackend for LocalEncryptedBackend {
         &self,
         target: ValueTarget<'_>,
         value: &SecretValue,
+        _previous: Option<&StoredValue>,
     ) -> StoreResult<StoredValue> {
         let plaintext = value.to_json_bytes()?;
         let (key_id, ciphertext) =

@@ -163,6 +163,11 @@ async fn build(id: &str, config: &BackendConfig) -> StoreResult<Arc<dyn StorageB
             "vault configuration '{id}' holds local settings"
         ))
         .into()),
+        #[cfg(feature = "hashicorp-vault")]
+        BackendConfig::HashicorpVault(c) => Ok(Arc::new(
+            super::HashicorpVaultBackend::connect(c.clone()).await?,
+        )),
+        #[cfg(not(feature = "hashicorp-vault"))]
         BackendConfig::HashicorpVault(_) => Err(not_configured(
             "the HashiCorp Vault backend is not built into this binary",
         )),

@@ -24,10 +24,12 @@ use crate::entity::{secret_versions, secrets};
 use crate::error::{StoreError, StoreResult};
 
 mod filter;
+mod pending;
 mod tx;
 
 pub use filter::SecretFilter;
 use filter::filter_condition;
+pub use pending::{PendingOperation, PendingWrite};
 pub use tx::WriteTx;
 
 /// The key that makes a name unique within its owner: scope plus the ids that scope needs.

@@ -1,0 +1,203 @@
+//! The one path every new version of an existing secret takes: lock -> check -> stage ->
+//! write -> audit -> commit -> invalidate (ARCHITECTURE §7).
+//!
+//! On a backend that keeps values in this database (the local store) all of it is one
+//! transaction. On an external vault the value cannot share a transaction with the
+//! database, so the write takes three steps:
+//!
+//! 1. a short transaction locks the secret, checks permission and the expected version, and
+//!    records a pending write of the next version number (one per secret at a time);
+//! 2. outside any transaction, the value is written to the vault (check-and-set against the
+//!    vault's copy of the current version) and the vault's reference comes back;
+//! 3. a second transaction locks the secret again, checks that it has not moved and that the
+//!    pending write is still this one, inserts the version with the vault's reference,
+//!    advances the pointer, appends the audit record and clears the pending write.
+//!
+//! A failure at (2) clears the pending write; a failure at (3) removes the vault's new
+//! version and clears it too; the caller's operation is then audited as FAILURE once (by
+//! `audited`). A process that stops between (2) and (3) leaves the pending write for the
+//! reconciliation job. A reader sees the old version until (3) commits.
+
+use chrono::{DateTime, Utc};
+use secret_access::Action;
+use secret_audit::AuditEvent;
+use secret_core::model::SecretMetadata;
+use secret_core::{SecretContext, SecretError, SecretValue};
+use secret_store::{
+    NewVersion, PendingOperation, StorageBackend, StoredValue, ValueTarget, WriteTx,
+};
+
+use super::check::{CheckedValue, check_value};
+use super::{Result, SecretService};
+
+/// A new version about to be written: its value and how it is recorded.
+pub(super) struct NewValue {
+    pub(super) value: SecretValue,
+    /// The version's change reason.
+    pub(super) reason: String,
+    /// Whether this is a rotation (moves `lastRotatedAt` and `nextRotationAt`).
+    pub(super) rotation: bool,
+    /// The audit record of success; `version` is added to its details.
+    pub(super) event: AuditEvent,
+}
+
+impl SecretService {
+    /// Writes `new` as the next version of secret `id` (whose current version must be
+    /// `expected` when given). Returns the secret as it now stands and the new version.
+    pub(super) async fn commit_version(
+        &self,
+        id: &str,
+        expected: Option<i64>,
+        new: NewValue,
+        ctx: &SecretContext,
+    ) -> Result<(SecretMetadata, i64)> {
+        let now = self.now();
+        let mut tx = self.begin().await?;
+        let current = self
+            .lock_live(&mut tx, id, expected, ctx, Action::Update)
+            .await?;
+        let backend = self.backend(&current).await?;
+        let checked = check_value(current.secret_type, new.value.clone(), now)?;
+        let version = current.current_version + 1;
+        let previous = tx
+            .find_version(id, current.current_version)
+            .await?
+            .map(|v| v.stored);
+        let target = ValueTarget {
+            secret_id: id,
+            secret_name: &current.name,
+            version,
+        };
+        if backend.keeps_values_in_database() {
+            let stored = backend
+                .store_value(target, &checked.value, previous.as_ref())
+                .await?;
+            let meta = self
+                .promote_version(&mut tx, &current, &checked, stored, &new, now, ctx)
+                .await?;
+            tx.commit().await?;
+            self.inner.cache.invalidate(id);
+            return Ok((meta, version));
+        }
+        tx.stage_write(
+            id,
+            version,
+            &current.vault_id,
+            PendingOperation::Update,
+            ctx.user_id(),
+            now,
+        )
+        .await?;
+        tx.commit().await?;
+        let stored = match backend
+            .store_value(target, &checked.value, previous.as_ref())
+            .await
+        {
+            Ok(stored) => stored,
+            Err(err) => {
+                self.abandon_write(id, version, None, backend.as_ref())
+                    .await;
+                return Err(err.into());
+            }
+        };
+        let promoted = async {
+            let mut tx = self.begin().await?;
+            let again = self
+                .lock_live(
+                    &mut tx,
+                    id,
+                    Some(current.current_version),
+                    ctx,
+                    Action::Update,
+                )
+                .await?;
+            if !tx.finish_write(id, version).await? {
+                return Err(SecretError::Conflict {
+                    message: "the pending write of this secret was taken over".to_string(),
+                });
+            }
+            let meta = self
+                .promote_version(&mut tx, &again, &checked, stored.clone(), &new, now, ctx)
+                .await?;
+            tx.commit().await?;
+            Ok(meta)
+        }
+        .await;
+        match promoted {
+            Ok(meta) => {
+                self.inner.cache.invalidate(id);
+                Ok((meta, version))
+            }
+            Err(err) => {
+                self.abandon_write(id, version, Some(stored), backend.as_ref())
+                    .await;
+                Err(err)
+            }
+        }
+    }
+
+    /// Inserts the version, advances the secret's pointer and appends the audit record, in
+    /// `tx`; returns the secret as it now stands.
+    #[allow(clippy::too_many_arguments)] // the parts of one new version, all needed here
+    async fn promote_version(
+        &self,
+        tx: &mut WriteTx,
+        current: &SecretMetadata,
+        checked: &CheckedValue,
+        stored: StoredValue,
+        new: &NewValue,
+        now: DateTime<Utc>,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let version = self
+            .advance(tx, current, checked, new.rotation, now, ctx)
+            .await?;
+        tx.insert_version(NewVersion {
+            secret_id: &current.id,
+            version,
+            stored,
+            change_reason: Some(new.reason.clone()),
+            created_by_id: ctx.user_id(),
+            now,
+        })
+        .await?;
+        self.audit_in(
+            tx,
+            &current.id,
+            new.event.clone().detail("version", version),
+            ctx,
+        )
+        .await
+    }
+
+    /// Undoes what a failed write left: the vault's new version, if it was written, then the
+    /// pending row. When the vault cannot be reached the pending row stays for the
+    /// reconciliation job, which finds the version again.
+    pub(super) async fn abandon_write(
+        &self,
+        id: &str,
+        version: i64,
+        stored: Option<StoredValue>,
+        backend: &dyn StorageBackend,
+    ) {
+        if let Some(stored) = stored
+            && let Err(err) = backend.remove_versions(id, &[stored]).await
+        {
+            tracing::warn!(
+                secret_id = %id,
+                version,
+                error = %SecretError::from(err),
+                "a vault version of a failed write could not be removed; left for reconciliation"
+            );
+            return;
+        }
+        if let Err(err) = self.inner.repo.drop_write(id, version).await {
+            tracing::warn!(
+                secret_id = %id,
+                version,
+                error = %SecretError::from(err),
+                "the pending write of a failed write could not be cleared"
+            );
+        }
+    }
+}
