@@ -52,6 +52,13 @@ pub struct SchedulerSettings {
     /// Seconds between purge runs (soft-deleted secrets past recovery).
     #[arg(long, env = "SECRETS_PURGE_INTERVAL_SECS", default_value_t = 3600)]
     pub purge_interval_secs: u64,
+    /// Seconds between runs reconciling writes to external vaults left pending by a
+    /// stopped process.
+    #[arg(long, env = "SECRETS_RECONCILE_INTERVAL_SECS", default_value_t = 300)]
+    pub reconcile_interval_secs: u64,
+    /// How old a pending write must be before it counts as abandoned.
+    #[arg(long, env = "SECRETS_PENDING_WRITE_GRACE_SECS", default_value_t = 600)]
+    pub pending_write_grace_secs: u64,
     /// Seconds between runs removing expired grants.
     #[arg(long, env = "SECRETS_GRANTS_INTERVAL_SECS", default_value_t = 900)]
     pub grants_interval_secs: u64,
@@ -92,11 +99,13 @@ pub enum Job {
     Retention,
     Purge,
     Grants,
+    Reconcile,
 }
 
 impl Job {
     /// Every job, in the order `--once` runs them.
-    pub const ALL: [Job; 5] = [
+    pub const ALL: [Job; 6] = [
+        Job::Reconcile,
         Job::Grants,
         Job::Expiry,
         Job::Rotation,
@@ -112,6 +121,7 @@ impl Job {
             Job::Retention => "retention",
             Job::Purge => "purge",
             Job::Grants => "grants",
+            Job::Reconcile => "reconcile",
         }
     }
 
@@ -123,6 +133,7 @@ impl Job {
                 Job::Retention => s.retention_interval_secs,
                 Job::Purge => s.purge_interval_secs,
                 Job::Grants => s.grants_interval_secs,
+                Job::Reconcile => s.reconcile_interval_secs,
             }
             .max(1),
         )
@@ -329,6 +340,7 @@ impl Scheduler {
             Job::Retention => s.run_retention(&self.config).await,
             Job::Purge => s.run_purge().await,
             Job::Grants => s.run_grant_expiry().await,
+            Job::Reconcile => s.run_reconcile(self.config.pending_write_grace).await,
         }
     }
 
@@ -464,6 +476,9 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
         config: LifecycleConfig {
             rotation_lease: chrono::Duration::seconds(
                 i64::try_from(s.rotation_lease_secs.max(1)).unwrap_or(600),
+            ),
+            pending_write_grace: chrono::Duration::seconds(
+                i64::try_from(s.pending_write_grace_secs.max(1)).unwrap_or(600),
             ),
             ..LifecycleConfig::default()
         },

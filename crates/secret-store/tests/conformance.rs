@@ -215,3 +215,76 @@ async fn a_vault_that_is_gone_or_hangs_is_unavailable_and_a_bad_token_is_refused
     );
     assert!(!err.to_string().contains("not-a-token"));
 }
+
+/// Accepts one HTTP request on `listener`, answers it with `body` (200), returns the request.
+async fn answer_once(listener: tokio::net::TcpListener, body: &'static str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut sock, _) = listener.accept().await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = sock.read(&mut chunk).await.unwrap();
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).to_string();
+        if let Some(head_end) = text.find("\r\n\r\n") {
+            let length = text[..head_end]
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse::<usize>().unwrap())
+                })
+                .unwrap_or(0);
+            if buf.len() >= head_end + 4 + length {
+                break;
+            }
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    sock.write_all(reply.as_bytes()).await.unwrap();
+    String::from_utf8(buf).unwrap()
+}
+
+#[tokio::test]
+async fn kubernetes_login_sends_the_role_and_the_service_account_token_from_its_file() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let login = r#"{"request_id":"r","lease_id":"","lease_duration":0,"renewable":false,
+        "data":null,"warnings":null,"wrap_info":null,"auth":{"client_token":"s.k8s-issued","accessor":"a","policies":["p"],
+        "token_policies":["p"],"metadata":null,"lease_duration":3600,"renewable":true,
+        "entity_id":"e","token_type":"service","orphan":true}}"#;
+    let server = tokio::spawn(answer_once(listener, login));
+    let dir = std::env::temp_dir().join(format!("k8s-{}", uuid::Uuid::now_v7()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let jwt_path = dir.join("token");
+    std::fs::write(&jwt_path, "eyJhbGciOiJSUzI1NiJ9.sa-token.sig\n").unwrap();
+    let auth = VaultAuth::Kubernetes {
+        role: "secret-manager".into(),
+        jwt: None,
+        jwt_path: Some(jwt_path.display().to_string()),
+        mount: "k8s-prod".into(),
+    };
+    let backend = HashicorpVaultBackend::connect(bao_config(&address, auth)).await;
+    let request = server.await.unwrap();
+    if let Err(e) = &backend {
+        panic!("the login's answer was not taken: {e}");
+    }
+    let (head, body) = request.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.starts_with("POST /v1/auth/k8s-prod/login HTTP/1.1"),
+        "{head}"
+    );
+    let body: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"role": "secret-manager", "jwt": "eyJhbGciOiJSUzI1NiJ9.sa-token.sig"})
+    );
+    assert!(!head.to_ascii_lowercase().contains("x-vault-token: s."));
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -31,14 +31,14 @@ use super::check::{CheckedValue, check_value};
 use super::{Result, SecretService};
 
 /// A new version about to be written: its value and how it is recorded.
-pub(super) struct NewValue {
-    pub(super) value: SecretValue,
+pub(crate) struct NewValue {
+    pub(crate) value: SecretValue,
     /// The version's change reason.
-    pub(super) reason: String,
+    pub(crate) reason: String,
     /// Whether this is a rotation (moves `lastRotatedAt` and `nextRotationAt`).
-    pub(super) rotation: bool,
+    pub(crate) rotation: bool,
     /// The audit record of success; `version` is added to its details.
-    pub(super) event: AuditEvent,
+    pub(crate) event: AuditEvent,
 }
 
 impl SecretService {
@@ -95,8 +95,15 @@ impl SecretService {
         {
             Ok(stored) => stored,
             Err(err) => {
-                self.abandon_write(id, version, None, backend.as_ref())
-                    .await;
+                // The vault may have taken the write although no answer came back.
+                let written = backend.find_written(id, previous.as_ref()).await;
+                match written {
+                    Ok(found) => {
+                        self.abandon_write(id, version, found, backend.as_ref())
+                            .await
+                    }
+                    Err(_) => self.leave_abandoned(id, version).await,
+                }
                 return Err(err.into());
             }
         };
@@ -139,7 +146,7 @@ impl SecretService {
     /// Inserts the version, advances the secret's pointer and appends the audit record, in
     /// `tx`; returns the secret as it now stands.
     #[allow(clippy::too_many_arguments)] // the parts of one new version, all needed here
-    async fn promote_version(
+    pub(crate) async fn promote_version(
         &self,
         tx: &mut WriteTx,
         current: &SecretMetadata,
@@ -170,6 +177,15 @@ impl SecretService {
         .await
     }
 
+    /// Leaves a failed write's pending row for reconciliation, marked abandoned so that it
+    /// is undone (never adopted) at the next run.
+    pub(super) async fn leave_abandoned(&self, id: &str, version: i64) {
+        if let Err(err) = self.inner.repo.abandon_write(id, version).await {
+            tracing::warn!(secret_id = %id, version, error = %SecretError::from(err),
+                "a failed write's pending row could not be marked abandoned");
+        }
+    }
+
     /// Undoes what a failed write left: the vault's new version, if it was written, then the
     /// pending row. When the vault cannot be reached the pending row stays for the
     /// reconciliation job, which finds the version again.
@@ -189,6 +205,7 @@ impl SecretService {
                 error = %SecretError::from(err),
                 "a vault version of a failed write could not be removed; left for reconciliation"
             );
+            self.leave_abandoned(id, version).await;
             return;
         }
         if let Err(err) = self.inner.repo.drop_write(id, version).await {

@@ -222,6 +222,7 @@ impl SecretService {
                 error = %SecretError::from(err),
                 "the vault object of a failed create could not be removed; left for reconciliation"
             );
+            self.leave_abandoned(id, 1).await;
             return;
         }
         if let Err(err) = self.inner.repo.drop_write(id, 1).await {

@@ -99,6 +99,17 @@ pub trait StorageBackend: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// Where the vault holds the version written after `previous` (`None`: the first) by a
+    /// write whose answer was lost, if it holds one: how a pending write left by a stopped
+    /// process is found again. Backends that never leave one answer `None`.
+    async fn find_written(
+        &self,
+        _secret_id: &str,
+        _previous: Option<&StoredValue>,
+    ) -> StoreResult<Option<StoredValue>> {
+        Ok(None)
+    }
+
     /// Removes some versions of a secret (retention, or a write that never became visible).
     async fn remove_versions(&self, _secret_id: &str, _stored: &[StoredValue]) -> StoreResult<()> {
         Ok(())

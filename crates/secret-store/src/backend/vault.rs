@@ -246,7 +246,8 @@ impl HashicorpVaultBackend {
             }
         };
         let client = new_client(config, &token)?;
-        let (renew_at_, renewable) = if renew.is_none() {
+        let is_static = matches!(config.auth, VaultAuth::Token { .. });
+        let (renew_at_, renewable) = if is_static {
             // A static token: learn whether it expires and can be renewed.
             match vaultrs::token::lookup_self(&client).await {
                 Ok(info) => (renew_at(info.ttl), info.renewable.unwrap_or(false)),
@@ -358,6 +359,13 @@ impl HashicorpVaultBackend {
     }
 }
 
+fn changed_outside() -> StoreError {
+    SecretError::Conflict {
+        message: "the vault's copy of this secret changed outside the service".to_string(),
+    }
+    .into()
+}
+
 fn unreachable_login<T>() -> StoreResult<T> {
     Err(SecretError::internal("a login method without a login request").into())
 }
@@ -451,26 +459,50 @@ impl StorageBackend for HashicorpVaultBackend {
             Ok(meta) => meta.version,
             // A 400 on a check-and-set write: the object moved on. When the move is this very
             // write (an earlier attempt whose answer was lost), adopt it.
+            // A 400 on a check-and-set write: the object moved on past our version. Versions
+            // after ours that were removed (an abandoned write, cleaned up) do not count:
+            // write after them. One live version holding exactly this value is this very
+            // write, whose answer was lost: adopt it. Anything else changed behind our back.
             Err(e) if e.status() == Some(400) => {
-                let next = u64::from(cas) + 1;
-                let held = self
-                    .with_retries("read a value back", |c| {
-                        let (mount, path) = (mount.clone(), path.clone());
-                        async move {
-                            vaultrs::kv2::read_version::<Value>(&*c, &mount, &path, next).await
-                        }
-                    })
-                    .await;
-                match held {
-                    Ok(v) if v == data => next,
-                    _ => {
-                        return Err(SecretError::Conflict {
-                            message: "the vault's copy of this secret changed outside the \
-                                      service: a pending write awaits reconciliation"
-                                .to_string(),
-                        }
-                        .into());
+                let (current, live) = self.versions_after(&path, u64::from(cas)).await?;
+                match live.as_slice() {
+                    [] => {
+                        let cas = u32::try_from(current).map_err(|_| {
+                            SecretError::internal("a vault version is out of range")
+                        })?;
+                        self.with_retries("store a value", |c| {
+                            let (mount, path, data) = (mount.clone(), path.clone(), data.clone());
+                            async move {
+                                vaultrs::kv2::set_with_options(
+                                    &*c,
+                                    &mount,
+                                    &path,
+                                    &data,
+                                    SetSecretRequestOptions { cas },
+                                )
+                                .await
+                            }
+                        })
+                        .await?
+                        .version
                     }
+                    [only] => {
+                        let only = *only;
+                        let held = self
+                            .with_retries("read a value back", |c| {
+                                let (mount, path) = (mount.clone(), path.clone());
+                                async move {
+                                    vaultrs::kv2::read_version::<Value>(&*c, &mount, &path, only)
+                                        .await
+                                }
+                            })
+                            .await?;
+                        if held != data {
+                            return Err(changed_outside());
+                        }
+                        only
+                    }
+                    _ => return Err(changed_outside()),
                 }
             }
             Err(e) => return Err(e.into()),
@@ -524,6 +556,24 @@ impl StorageBackend for HashicorpVaultBackend {
         self.mark(secret_id, stored, false).await
     }
 
+    async fn find_written(
+        &self,
+        secret_id: &str,
+        previous: Option<&StoredValue>,
+    ) -> StoreResult<Option<StoredValue>> {
+        let after = match previous {
+            None => 0,
+            Some(p) => Self::version_of(p)?.1,
+        };
+        let path = self.path(secret_id);
+        let (_, live) = self.versions_after(&path, after).await?;
+        // Our writes serialise per secret, so at most one live version follows ours.
+        Ok(live.last().map(|v| StoredValue::External {
+            vault_ref: path.clone(),
+            vault_version_id: Some(v.to_string()),
+        }))
+    }
+
     async fn remove_versions(&self, secret_id: &str, stored: &[StoredValue]) -> StoreResult<()> {
         let versions = stored
             .iter()
@@ -543,6 +593,32 @@ impl StorageBackend for HashicorpVaultBackend {
 }
 
 impl HashicorpVaultBackend {
+    /// The object's current version number and its live (neither deleted nor destroyed)
+    /// versions after `after`, oldest first; (0, none) when there is no object.
+    async fn versions_after(&self, path: &str, after: u64) -> StoreResult<(u64, Vec<u64>)> {
+        let mount = self.config.mount.clone();
+        let meta = self
+            .with_retries("read a secret's versions", |c| {
+                let (mount, path) = (mount.clone(), path.to_string());
+                async move { vaultrs::kv2::read_metadata(&*c, &mount, &path).await }
+            })
+            .await;
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) if e.status() == Some(404) => return Ok((0, Vec::new())),
+            Err(e) => return Err(e.into()),
+        };
+        let mut live: Vec<u64> = meta
+            .versions
+            .iter()
+            .filter(|(_, v)| !v.destroyed && v.deletion_time.is_empty())
+            .filter_map(|(n, _)| n.parse::<u64>().ok())
+            .filter(|n| *n > after)
+            .collect();
+        live.sort_unstable();
+        Ok((meta.current_version, live))
+    }
+
     /// Marks versions deleted (soft delete) or undeletes them (restore).
     async fn mark(&self, secret_id: &str, stored: &[StoredValue], delete: bool) -> StoreResult<()> {
         let versions = stored

@@ -29,7 +29,7 @@ mod tx;
 
 pub use filter::SecretFilter;
 use filter::filter_condition;
-pub use pending::{PendingOperation, PendingWrite};
+pub use pending::{ABANDONED, PendingOperation, PendingWrite};
 pub use tx::WriteTx;
 
 /// The key that makes a name unique within its owner: scope plus the ids that scope needs.

@@ -33,6 +33,9 @@ impl PendingOperation {
     }
 }
 
+/// The `operation` of a pending write whose writer gave up.
+pub const ABANDONED: &str = "ABANDONED";
+
 /// One pending write, as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingWrite {
@@ -103,10 +106,29 @@ impl SecretRepository {
         Ok(())
     }
 
-    /// Pending writes recorded before `before` (left by a process that stopped mid-write).
+    /// Marks a pending write abandoned: its writer gave up (and told its caller so) but
+    /// could not undo what the vault may hold. Reconciliation removes it, never adopts it.
+    pub async fn abandon_write(&self, secret_id: &str, version: i64) -> StoreResult<()> {
+        use sea_orm::sea_query::Expr;
+        pw::Entity::update_many()
+            .col_expr(pw::Column::Operation, Expr::value(ABANDONED))
+            .filter(pw::Column::SecretId.eq(secret_id))
+            .filter(pw::Column::Version.eq(version))
+            .exec(self.database().conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Pending writes to settle: abandoned ones, and those recorded before `before` (left
+    /// by a process that stopped mid-write).
     pub async fn stale_writes(&self, before: DateTime<Utc>) -> StoreResult<Vec<PendingWrite>> {
+        use sea_orm::Condition;
         Ok(pw::Entity::find()
-            .filter(pw::Column::CreatedAt.lt(before))
+            .filter(
+                Condition::any()
+                    .add(pw::Column::CreatedAt.lt(before))
+                    .add(pw::Column::Operation.eq(ABANDONED)),
+            )
             .all(self.database().conn())
             .await?
             .into_iter()

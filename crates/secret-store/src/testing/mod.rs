@@ -1,4 +1,9 @@
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stderr)] // test support: failing loudly is its job
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)] // test support: failing loudly is its job
 //! Test support shared by this crate's tests and the service's (feature `testing`): the
 //! conformance suite every storage backend passes, and a real OpenBao server started for a
 //! test run. Not for production use.

@@ -29,6 +29,8 @@ use secret_lifecycle::policy::{VersionAge, expiry_notice, retention_plan, rotati
 use secret_lifecycle::rotation::{HandlerRegistry, RotationSubject};
 use secret_store::{JobScan, NewVersion, ValueTarget};
 
+mod reconcile;
+
 use crate::SecretService;
 use crate::service::check_value;
 
@@ -50,6 +52,9 @@ pub struct LifecycleConfig {
     pub rotation_grace: Duration,
     /// Versions created this recently are never removed by retention.
     pub rollback_grace: Duration,
+    /// A pending write to an external vault this old was left by a stopped process and
+    /// is reconciled (longer than any write takes: calls time out after at most a minute).
+    pub pending_write_grace: Duration,
 }
 
 impl Default for LifecycleConfig {
@@ -58,6 +63,7 @@ impl Default for LifecycleConfig {
             rotation_lease: Duration::minutes(10),
             rotation_grace: Duration::hours(24),
             rollback_grace: Duration::days(7),
+            pending_write_grace: Duration::minutes(10),
         }
     }
 }
