@@ -1,5 +1,6 @@
 //! The read cache (§9.4): a secret's metadata, grants and current version reference (the
-//! ciphertext for the local backend, never plaintext), so an authorized value read needs no
+//! ciphertext for the local backend; for an external vault, the value as fetched,
+//! re-encrypted under a local data key; never plaintext), so an authorized value read needs no
 //! database round trip of its own. Authorization is still decided on every read.
 //!
 //! Every write through this service invalidates the secret's entry, and a load that started
@@ -54,6 +55,29 @@ pub(crate) struct Snapshot {
     pub(crate) grants: Vec<AccessGrant>,
     /// The current version's reference; `None` when the row was missing (never cached).
     pub(crate) current: Option<VersionRecord>,
+    /// For a value kept in an external vault: the current version's value as last fetched,
+    /// encrypted under a local data key exactly as the local store would keep it (bound to
+    /// the secret id and version), so a cached read needs no vault call and no plaintext
+    /// is ever cached. Dropped with the entry.
+    pub(crate) sealed: Mutex<Option<SealedValue>>,
+}
+
+/// A value encrypted under a data key for (secret id, version).
+#[derive(Clone)]
+pub(crate) struct SealedValue {
+    pub(crate) version: i64,
+    pub(crate) key_id: String,
+    pub(crate) blob: Vec<u8>,
+}
+
+impl std::fmt::Debug for SealedValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealedValue")
+            .field("version", &self.version)
+            .field("key_id", &self.key_id)
+            .field("len", &self.blob.len())
+            .finish()
+    }
 }
 
 struct Entry {

@@ -15,7 +15,7 @@ use secret_core::name::normalize_tags;
 use secret_core::{SecretContext, SecretError, SecretValue};
 use secret_store::{SecretFilter, ValueTarget};
 
-use crate::cache::Snapshot;
+use crate::cache::{SealedValue, Snapshot};
 
 use super::check::{check_context, enforce};
 use super::{Result, SecretService, not_found};
@@ -312,6 +312,7 @@ impl SecretService {
             metadata,
             grants,
             current,
+            sealed: std::sync::Mutex::new(None),
         });
         self.inner.cache.put(id, snap.clone(), epoch);
         Ok(snap)
@@ -374,9 +375,17 @@ impl SecretService {
                 .await?
                 .ok_or_else(not_found)?,
         };
-        let value = self
-            .backend(meta)
-            .await?
+        let backend = self.backend(meta).await?;
+        let cacheable = !backend.keeps_values_in_database() && version == meta.current_version;
+        if cacheable && let Some(value) = self.cached_external(snap, version).await {
+            return Ok(VersionedValue {
+                id: meta.id.clone(),
+                name: meta.name.clone(),
+                version,
+                value,
+            });
+        }
+        let value = backend
             .retrieve_value(
                 ValueTarget {
                     secret_id: &meta.id,
@@ -386,11 +395,40 @@ impl SecretService {
                 &stored.stored,
             )
             .await?;
+        if cacheable {
+            let (key_id, blob) =
+                self.inner
+                    .keys
+                    .encrypt(&meta.id, version, &value.to_json_bytes()?)?;
+            *snap.sealed.lock().unwrap_or_else(|p| p.into_inner()) = Some(SealedValue {
+                version,
+                key_id,
+                blob,
+            });
+        }
         Ok(VersionedValue {
             id: meta.id.clone(),
             name: meta.name.clone(),
             version,
             value,
         })
+    }
+
+    /// The current value of an external secret from the cache entry, if it holds one that
+    /// still opens.
+    async fn cached_external(&self, snap: &Snapshot, version: i64) -> Option<SecretValue> {
+        let sealed = snap
+            .sealed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .filter(|s| s.version == version)?;
+        let plain = self
+            .inner
+            .keys
+            .decrypt(&sealed.key_id, &snap.metadata.id, version, &sealed.blob)
+            .await
+            .ok()?;
+        SecretValue::from_json_bytes(&plain).ok()
     }
 }
