@@ -620,3 +620,86 @@ async fn jobs_walk_past_the_first_page() {
     let report = t.service.run_expiry_notices(&inbox).await.unwrap();
     assert_eq!((report.examined, report.acted), (n, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn automatic_rotation_reaches_an_external_vault_and_a_failed_test_step_leaves_nothing() {
+    use secret_core::vault::{ConfigureVaultParams, RawConfig};
+    let Some(bao) = secret_store::testing::openbao::server().await else {
+        return;
+    };
+    let (t, clock) = TestService::with_manual_clock().await;
+    let prefix = format!("rot-{}", uuid::Uuid::now_v7().simple());
+    let vault = t
+        .service
+        .configure_vault(
+            ConfigureVaultParams {
+                name: "bao".into(),
+                description: None,
+                backend: secret_core::StorageBackendKind::HashicorpVault,
+                scope: secret_core::VaultScope::Global,
+                organization_id: None,
+                config: RawConfig(
+                    serde_json::json!({"address": bao.address, "pathPrefix": prefix,
+                    "auth": {"method": "TOKEN", "token": bao.root_token}}),
+                ),
+                is_default: false,
+            },
+            &super_ctx(),
+        )
+        .await
+        .unwrap();
+    let scripted = Arc::new(Scripted::default());
+    let handlers = registry(scripted.clone());
+    let mut ok = automatic("ROTATED_IN_BAO", "random");
+    ok.vault_id = Some(vault.id.clone());
+    let ok = t.service.create_secret(ok, &ctx()).await.unwrap().id;
+    let mut bad = automatic("REFUSED_IN_BAO", "scripted");
+    bad.vault_id = Some(vault.id.clone());
+    let bad = t.service.create_secret(bad, &ctx()).await.unwrap().id;
+    scripted.fail_test.store(true, Ordering::SeqCst);
+
+    clock.set(t0() + Duration::days(31));
+    let report = t
+        .service
+        .run_rotations(&handlers, &Inbox::default(), &LifecycleConfig::default())
+        .await
+        .unwrap();
+    assert_eq!((report.acted, report.failed), (1, 1));
+
+    // The rotated value is the vault's version 2.
+    let value = t.service.get_secret_value(&ok, &ctx()).await.unwrap();
+    assert_eq!(value.version, 2);
+    let key = key_of(&value.value);
+    let held: serde_json::Value =
+        vaultrs::kv2::read_version(&bao.root(), "secret", &format!("{prefix}/{ok}"), 2)
+            .await
+            .unwrap();
+    assert_eq!(held["key"], key);
+    // The refused one keeps its value, and the vault keeps no live second version.
+    let value = t.service.get_secret_value(&bad, &ctx()).await.unwrap();
+    assert_eq!(
+        (value.version, key_of(&value.value)),
+        (1, "sk-original-0123456789".into())
+    );
+    assert!(
+        vaultrs::kv2::read_version::<serde_json::Value>(
+            &bao.root(),
+            "secret",
+            &format!("{prefix}/{bad}"),
+            2
+        )
+        .await
+        .is_err()
+    );
+    let mut raw = t.db.raw().await;
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM secret_pending_writes")
+            .await,
+        0
+    );
+    assert_eq!(
+        raw.count("SELECT COUNT(*) FROM secret_pending_versions")
+            .await,
+        0
+    );
+}

@@ -27,7 +27,7 @@ use secret_core::{
 use secret_lifecycle::notification::{Notification, NotificationKind, Notifier};
 use secret_lifecycle::policy::{VersionAge, expiry_notice, retention_plan, rotation_retry_delay};
 use secret_lifecycle::rotation::{HandlerRegistry, RotationSubject};
-use secret_store::{JobScan, NewVersion, ValueTarget};
+use secret_store::{JobScan, NewVersion, PendingOperation, ValueTarget};
 
 mod reconcile;
 
@@ -331,7 +331,24 @@ impl SecretService {
         let new = handler.rotate(&subject, &old).await?;
         let checked = check_value(meta.secret_type, new, now)?;
         let version = meta.current_version + 1;
-        let stored = backend
+        // An external vault's new version is recorded as a pending write first (ARCHITECTURE
+        // §7): if this process stops after the vault took it, reconciliation adopts it, so
+        // a value the rotation handler may already have applied is never lost.
+        let external = !backend.keeps_values_in_database();
+        if external {
+            let mut tx = self.begin().await?;
+            tx.stage_write(
+                &meta.id,
+                version,
+                &meta.vault_id,
+                PendingOperation::Update,
+                SCHEDULER_ACTOR,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        let stored = match backend
             .store_value(
                 ValueTarget {
                     secret_id: &meta.id,
@@ -341,14 +358,49 @@ impl SecretService {
                 &checked.value,
                 Some(&current.stored),
             )
-            .await?;
-        self.inner
-            .repo
-            .put_pending(&meta.id, version, &stored, now)
-            .await?;
-        handler.test(&subject, &checked.value).await?;
-        self.promote(meta, version, &checked, handler.name(), now)
-            .await?;
+            .await
+        {
+            Ok(stored) => stored,
+            Err(err) => {
+                if external {
+                    match backend.find_written(&meta.id, Some(&current.stored)).await {
+                        Ok(found) => {
+                            self.abandon_write(&meta.id, version, found, backend.as_ref())
+                                .await;
+                        }
+                        Err(_) => self.leave_abandoned(&meta.id, version).await,
+                    }
+                }
+                return Err(err.into());
+            }
+        };
+        if !external {
+            self.inner
+                .repo
+                .put_pending(&meta.id, version, &stored, now)
+                .await?;
+        }
+        let promoted = async {
+            handler.test(&subject, &checked.value).await?;
+            let external_stored = external.then(|| stored.clone());
+            self.promote(
+                meta,
+                version,
+                &checked,
+                handler.name(),
+                now,
+                external_stored,
+            )
+            .await
+        }
+        .await;
+        if let Err(err) = promoted {
+            if external {
+                self.abandon_write(&meta.id, version, Some(stored), backend.as_ref())
+                    .await;
+            }
+            return Err(err);
+        }
         if let Err(err) = handler.post_rotate(&subject, &checked.value, &old).await {
             // The rotation stands; the handler's follow-up is reported, not undone.
             tracing::warn!(secret_id = %meta.id, error = %err, "post-rotation step failed");
@@ -367,6 +419,7 @@ impl SecretService {
         checked: &crate::service::CheckedValue,
         handler: &str,
         now: DateTime<Utc>,
+        external_stored: Option<secret_store::StoredValue>,
     ) -> Result<()> {
         let ctx = scheduler_ctx();
         let mut tx = self.begin().await?;
@@ -382,10 +435,22 @@ impl SecretService {
                 reason: "the secret changed during rotation".to_string(),
             });
         }
-        let Some((pending_version, stored)) = tx.take_pending(&meta.id).await? else {
-            return Err(SecretError::RotationFailed {
-                reason: "the pending version is missing".to_string(),
-            });
+        let (pending_version, stored) = match external_stored {
+            Some(stored) => {
+                if !tx.finish_write(&meta.id, version).await? {
+                    return Err(SecretError::RotationFailed {
+                        reason: "the pending write is missing".to_string(),
+                    });
+                }
+                (version, stored)
+            }
+            None => {
+                tx.take_pending(&meta.id)
+                    .await?
+                    .ok_or_else(|| SecretError::RotationFailed {
+                        reason: "the pending version is missing".to_string(),
+                    })?
+            }
         };
         if pending_version != version {
             return Err(SecretError::RotationFailed {

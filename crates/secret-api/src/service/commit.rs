@@ -179,7 +179,7 @@ impl SecretService {
 
     /// Leaves a failed write's pending row for reconciliation, marked abandoned so that it
     /// is undone (never adopted) at the next run.
-    pub(super) async fn leave_abandoned(&self, id: &str, version: i64) {
+    pub(crate) async fn leave_abandoned(&self, id: &str, version: i64) {
         if let Err(err) = self.inner.repo.abandon_write(id, version).await {
             tracing::warn!(secret_id = %id, version, error = %SecretError::from(err),
                 "a failed write's pending row could not be marked abandoned");
@@ -189,7 +189,7 @@ impl SecretService {
     /// Undoes what a failed write left: the vault's new version, if it was written, then the
     /// pending row. When the vault cannot be reached the pending row stays for the
     /// reconciliation job, which finds the version again.
-    pub(super) async fn abandon_write(
+    pub(crate) async fn abandon_write(
         &self,
         id: &str,
         version: i64,
