@@ -23,7 +23,7 @@ use super::schema::{
 };
 
 /// `null` as `Some(None)`, absence (with `#[serde(default)]`) as `None`.
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
     de: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(de).map(Some)

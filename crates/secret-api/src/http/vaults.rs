@@ -7,21 +7,16 @@ use chrono::{DateTime, Utc};
 use secret_core::model::FieldUpdate;
 use secret_core::vault::{ConfigureVaultParams, RawConfig, UpdateVaultParams, VaultConfiguration};
 use secret_core::{StorageBackendKind, VaultHealthStatus, VaultScope};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
+use super::dto::nullable;
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, JsonBody};
 use super::schema::{StorageBackendSchema, VaultHealthSchema, VaultScopeSchema};
 
 type State = web::Data<AppState>;
-
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
-}
 
 /// `POST /api/vaults` (§12.1 ConfigureVaultRequest).
 #[derive(Deserialize, ToSchema)]

@@ -363,13 +363,13 @@ impl SecretService {
             Ok(stored) => stored,
             Err(err) => {
                 if external {
-                    match backend.find_written(&meta.id, Some(&current.stored)).await {
-                        Ok(found) => {
-                            self.abandon_write(&meta.id, version, found, backend.as_ref())
-                                .await;
-                        }
-                        Err(_) => self.leave_abandoned(&meta.id, version).await,
-                    }
+                    self.abandon_unanswered(
+                        &meta.id,
+                        version,
+                        Some(&current.stored),
+                        backend.as_ref(),
+                    )
+                    .await;
                 }
                 return Err(err.into());
             }

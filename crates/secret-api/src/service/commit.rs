@@ -95,15 +95,8 @@ impl SecretService {
         {
             Ok(stored) => stored,
             Err(err) => {
-                // The vault may have taken the write although no answer came back.
-                let written = backend.find_written(id, previous.as_ref()).await;
-                match written {
-                    Ok(found) => {
-                        self.abandon_write(id, version, found, backend.as_ref())
-                            .await
-                    }
-                    Err(_) => self.leave_abandoned(id, version).await,
-                }
+                self.abandon_unanswered(id, version, previous.as_ref(), backend.as_ref())
+                    .await;
                 return Err(err.into());
             }
         };
@@ -175,6 +168,21 @@ impl SecretService {
             ctx,
         )
         .await
+    }
+
+    /// Undoes a vault write that failed: the vault may have taken it although no answer
+    /// came back, so what it holds after `previous` is looked for and removed.
+    pub(crate) async fn abandon_unanswered(
+        &self,
+        id: &str,
+        version: i64,
+        previous: Option<&StoredValue>,
+        backend: &dyn StorageBackend,
+    ) {
+        match backend.find_written(id, previous).await {
+            Ok(found) => self.abandon_write(id, version, found, backend).await,
+            Err(_) => self.leave_abandoned(id, version).await,
+        }
     }
 
     /// Leaves a failed write's pending row for reconciliation, marked abandoned so that it

@@ -61,14 +61,7 @@ impl SecretService {
         // so a vault that cannot be reached now only delays its flag.
         let backend = self.backend(&current).await?;
         if !backend.keeps_values_in_database() {
-            let stored: Vec<_> = self
-                .inner
-                .repo
-                .versions_of(id)
-                .await?
-                .into_iter()
-                .map(|v| v.stored)
-                .collect();
+            let stored = self.stored_versions(id).await?;
             if let Err(err) = backend.soft_delete(id, &stored).await {
                 tracing::warn!(secret_id = %id, error = %SecretError::from(err),
                     "the vault's copies of a soft-deleted secret could not be marked deleted");
@@ -96,14 +89,7 @@ impl SecretService {
         };
         let backend = self.backend(&meta).await?;
         if meta.is_deleted() && !backend.keeps_values_in_database() {
-            let stored: Vec<_> = self
-                .inner
-                .repo
-                .versions_of(id)
-                .await?
-                .into_iter()
-                .map(|v| v.stored)
-                .collect();
+            let stored = self.stored_versions(id).await?;
             backend.restore(id, &stored).await?;
         }
         let mut tx = self.begin().await?;
@@ -182,6 +168,18 @@ impl SecretService {
         .await;
         tracing::info!(secret_id = %id, "secret permanently deleted");
         Ok(())
+    }
+
+    /// Where every version of secret `id` is kept.
+    async fn stored_versions(&self, id: &str) -> Result<Vec<secret_store::StoredValue>> {
+        Ok(self
+            .inner
+            .repo
+            .versions_of(id)
+            .await?
+            .into_iter()
+            .map(|v| v.stored)
+            .collect())
     }
 
     /// Removes a permanently deleted secret's copies from its backend, then the pending

@@ -440,25 +440,9 @@ impl StorageBackend for HashicorpVaultBackend {
             })
             .await?;
         }
-        let written = self
-            .with_retries("store a value", |c| {
-                let (mount, path, data) = (mount.clone(), path.clone(), data.clone());
-                async move {
-                    vaultrs::kv2::set_with_options(
-                        &*c,
-                        &mount,
-                        &path,
-                        &data,
-                        SetSecretRequestOptions { cas },
-                    )
-                    .await
-                }
-            })
-            .await;
+        let written = self.write_version(&path, &data, cas).await;
         let version = match written {
-            Ok(meta) => meta.version,
-            // A 400 on a check-and-set write: the object moved on. When the move is this very
-            // write (an earlier attempt whose answer was lost), adopt it.
+            Ok(version) => version,
             // A 400 on a check-and-set write: the object moved on past our version. Versions
             // after ours that were removed (an abandoned write, cleaned up) do not count:
             // write after them. One live version holding exactly this value is this very
@@ -470,21 +454,7 @@ impl StorageBackend for HashicorpVaultBackend {
                         let cas = u32::try_from(current).map_err(|_| {
                             SecretError::internal("a vault version is out of range")
                         })?;
-                        self.with_retries("store a value", |c| {
-                            let (mount, path, data) = (mount.clone(), path.clone(), data.clone());
-                            async move {
-                                vaultrs::kv2::set_with_options(
-                                    &*c,
-                                    &mount,
-                                    &path,
-                                    &data,
-                                    SetSecretRequestOptions { cas },
-                                )
-                                .await
-                            }
-                        })
-                        .await?
-                        .version
+                        self.write_version(&path, &data, cas).await?
                     }
                     [only] => {
                         let only = *only;
@@ -593,6 +563,26 @@ impl StorageBackend for HashicorpVaultBackend {
 }
 
 impl HashicorpVaultBackend {
+    /// Writes `data` as the version after `cas` (check-and-set); returns its number.
+    async fn write_version(&self, path: &str, data: &Value, cas: u32) -> Result<u64, CallFailure> {
+        let mount = self.config.mount.clone();
+        self.with_retries("store a value", |c| {
+            let (mount, path, data) = (mount.clone(), path.to_string(), data.clone());
+            async move {
+                vaultrs::kv2::set_with_options(
+                    &*c,
+                    &mount,
+                    &path,
+                    &data,
+                    SetSecretRequestOptions { cas },
+                )
+                .await
+            }
+        })
+        .await
+        .map(|meta| meta.version)
+    }
+
     /// The object's current version number and its live (neither deleted nor destroyed)
     /// versions after `after`, oldest first; (0, none) when there is no object.
     async fn versions_after(&self, path: &str, after: u64) -> StoreResult<(u64, Vec<u64>)> {

@@ -1,0 +1,115 @@
+//! A value read (`SecretService::get_secret`, audited and durable) with the value kept in
+//! the local store and in HashiCorp Vault's KV v2 API (a real OpenBao dev server started by
+//! the bench from the `bao` binary; see `scripts/openbao.sh`), each uncached and cached, on
+//! SQLite. Skips the vault half without a `bao` binary.
+//!
+//! `cargo bench -p secret-api --bench vault_read`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use base64::Engine;
+use criterion::{Criterion, criterion_group, criterion_main};
+use secret_api::{
+    CacheConfig, CreateSecretParams, MasterKeyMaterial, SecretScope, SecretService, SecretValue,
+};
+use secret_core::value::ApiKeySecret;
+use secret_core::vault::{ConfigureVaultParams, RawConfig};
+use secret_core::{
+    AnySecretValue, OrgRole, Principal, SecretContext, StorageBackendKind, SystemClock, VaultScope,
+};
+use secret_store::testing::openbao;
+use secret_store::{Database, DbConfig};
+
+fn bench_ctx() -> SecretContext {
+    SecretContext::new(
+        Principal::user("bench").with_org("org-1", OrgRole::Admin),
+        "bench",
+    )
+    .in_organization("org-1")
+}
+
+async fn service(
+    url: &str,
+    cache: CacheConfig,
+    bao: Option<&openbao::OpenBao>,
+) -> (SecretService, String) {
+    let db = Database::connect(&DbConfig::new(url)).await.unwrap();
+    db.migrate().await.unwrap();
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).unwrap();
+    let material =
+        MasterKeyMaterial::parse(&base64::engine::general_purpose::STANDARD.encode(key)).unwrap();
+    let service = SecretService::open_with(db, &material, Arc::new(SystemClock), cache)
+        .await
+        .unwrap();
+    let vault_id = match bao {
+        None => None,
+        Some(bao) => {
+            let root = SecretContext::new(Principal::user("root").as_super_admin(), "bench");
+            let v = service
+                .configure_vault(
+                    ConfigureVaultParams {
+                        name: "bao".into(),
+                        description: None,
+                        backend: StorageBackendKind::HashicorpVault,
+                        scope: VaultScope::Global,
+                        organization_id: None,
+                        config: RawConfig(serde_json::json!({"address": bao.address,
+                            "pathPrefix": format!("bench-{}", uuid::Uuid::now_v7().simple()),
+                            "auth": {"method": "TOKEN", "token": bao.root_token}})),
+                        is_default: false,
+                    },
+                    &root,
+                )
+                .await
+                .unwrap();
+            Some(v.id)
+        }
+    };
+    let mut params = CreateSecretParams::new(
+        "BENCH_KEY",
+        SecretScope::Organization,
+        SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
+            key: "sk-".to_string() + &"x".repeat(97),
+        })),
+    );
+    params.vault_id = vault_id;
+    let id = service
+        .create_secret(params, &bench_ctx())
+        .await
+        .unwrap()
+        .id;
+    (service, id)
+}
+
+fn bench_vault_reads(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ctx = bench_ctx();
+    let dir = tempfile::tempdir().unwrap();
+    let bao = rt.block_on(openbao::server());
+    let mut backends = vec![("local", None)];
+    if let Some(bao) = &bao {
+        backends.push(("OpenBao", Some(bao)));
+    }
+    for (name, bao) in backends {
+        for (label, cache) in [
+            ("uncached", CacheConfig::disabled()),
+            ("cached", CacheConfig::default()),
+        ] {
+            let url = format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join(format!("{name}-{label}.db")).display()
+            );
+            let (svc, id) = rt.block_on(service(&url, cache, bao));
+            c.bench_function(&format!("get_secret {label} ({name}, SQLite)"), |b| {
+                b.to_async(&rt)
+                    .iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })
+            });
+        }
+    }
+}
+
+criterion_group!(benches, bench_vault_reads);
+criterion_main!(benches);
