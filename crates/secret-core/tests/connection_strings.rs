@@ -1107,3 +1107,18 @@ fn a_url_inside_an_unquoted_user_value_is_not_taken_for_the_user() {
         Facts(Some("db.example.net"), None, Some("inv"), Some("app")),
     );
 }
+
+#[test]
+fn a_url_inside_a_libpq_user_value_is_not_taken_for_the_user() {
+    // Found by the connection_string fuzz target: a vertical tab makes this libpq keyword
+    // form, whose `user` value runs on into a URL's user info.
+    check("user\u{b}=er}/m://er:as:/m=p;_/", "as:/m=p;_", NoFacts);
+    check("host=db user=ab/m://u:Qz7Kx9w@h/x", "Qz7Kx9w", NoFacts);
+    check("host=db user=a=b", "Kq8Wz3vY", NoFacts);
+    // Plain users still read.
+    check(
+        "host=db.example.net dbname=inv user=app",
+        "Kq8Wz3vY",
+        Facts(Some("db.example.net"), None, Some("inv"), Some("app")),
+    );
+}

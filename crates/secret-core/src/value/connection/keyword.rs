@@ -190,7 +190,14 @@ fn read(pairs: &[Pair<'_>]) -> Result<Reading, ConnectionError> {
                 }
                 parsed.database = Some(value).filter(|d| !d.is_empty());
             }
-            _ => parsed.username = Some(value).filter(|u| !u.is_empty()),
+            _ => {
+                // A user holding `=` or a URL is more likely another form's text run together
+                // (`user =x/m://u:pw@h`) than a user name: no facts rather than wrong ones.
+                if value.contains('=') || value.contains("://") {
+                    certain = false;
+                }
+                parsed.username = Some(value).filter(|u| !u.is_empty());
+            }
         }
     }
     if parsed.host.is_none() {
