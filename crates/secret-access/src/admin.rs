@@ -36,20 +36,20 @@ pub fn can_configure_vault(
     }
 }
 
+/// The organizations `principal` administers (not counting super-admin rights).
+pub fn administered_orgs(principal: &Principal) -> Vec<String> {
+    principal
+        .orgs
+        .iter()
+        .filter(|(_, role)| **role == OrgRole::Admin)
+        .map(|(org, _)| org.clone())
+        .collect()
+}
+
 /// The organizations whose audit logs `principal` may read: `None` for no restriction (a
 /// super admin), otherwise the orgs it administers (empty: none at all).
 pub fn audit_org_filter(principal: &Principal) -> Option<Vec<String>> {
-    if principal.super_admin {
-        return None;
-    }
-    Some(
-        principal
-            .orgs
-            .iter()
-            .filter(|(_, role)| **role == OrgRole::Admin)
-            .map(|(org, _)| org.clone())
-            .collect(),
-    )
+    (!principal.super_admin).then(|| administered_orgs(principal))
 }
 
 #[cfg(test)]

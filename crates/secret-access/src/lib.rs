@@ -11,7 +11,10 @@ pub mod grants;
 pub mod token;
 pub mod visibility;
 
-pub use admin::{audit_org_filter, can_configure_vault, can_export, can_import, can_read_audit};
+pub use admin::{
+    administered_orgs, audit_org_filter, can_configure_vault, can_export, can_import,
+    can_read_audit,
+};
 pub use decision::{
     Action, Decision, Permissions, authorize, can_create, decide, effective_permissions, is_owner,
 };

@@ -18,7 +18,7 @@ use secret_store::{PendingWrite, StorageBackend, ValueTarget};
 
 use super::{JobReport, scheduler_ctx, scheduler_event};
 use crate::SecretService;
-use crate::service::{NewValue, check_value};
+use crate::service::{VersionNote, check_value};
 
 type Result<T> = std::result::Result<T, SecretError>;
 
@@ -97,7 +97,7 @@ impl SecretService {
         };
         let value: SecretValue = backend.retrieve_value(target, &stored).await?;
         let now = self.now();
-        let checked = check_value(meta.secret_type, value.clone(), now)?;
+        let checked = check_value(meta.secret_type, value, now)?;
         let ctx = scheduler_ctx();
         let mut tx = self.begin().await?;
         let Some(locked) = tx.lock_secret(&meta.id).await? else {
@@ -109,8 +109,7 @@ impl SecretService {
             // Something else settled it meanwhile.
             return Ok(());
         }
-        let new = NewValue {
-            value,
+        let new = VersionNote {
             reason: "Reconciled after an interrupted write".to_string(),
             rotation: false,
             event: scheduler_event(E::SecretUpdated)

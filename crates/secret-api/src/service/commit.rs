@@ -30,9 +30,8 @@ use secret_store::{
 use super::check::{CheckedValue, check_value};
 use super::{Result, SecretService};
 
-/// A new version about to be written: its value and how it is recorded.
-pub(crate) struct NewValue {
-    pub(crate) value: SecretValue,
+/// How a new version is recorded (its value travels separately, never copied).
+pub(crate) struct VersionNote {
     /// The version's change reason.
     pub(crate) reason: String,
     /// Whether this is a rotation (moves `lastRotatedAt` and `nextRotationAt`).
@@ -42,13 +41,14 @@ pub(crate) struct NewValue {
 }
 
 impl SecretService {
-    /// Writes `new` as the next version of secret `id` (whose current version must be
+    /// Writes `value` as the next version of secret `id` (whose current version must be
     /// `expected` when given). Returns the secret as it now stands and the new version.
     pub(super) async fn commit_version(
         &self,
         id: &str,
         expected: Option<i64>,
-        new: NewValue,
+        value: SecretValue,
+        new: VersionNote,
         ctx: &SecretContext,
     ) -> Result<(SecretMetadata, i64)> {
         let now = self.now();
@@ -57,7 +57,7 @@ impl SecretService {
             .lock_live(&mut tx, id, expected, ctx, Action::Update)
             .await?;
         let backend = self.backend(&current).await?;
-        let checked = check_value(current.secret_type, new.value.clone(), now)?;
+        let checked = check_value(current.secret_type, value, now)?;
         let version = current.current_version + 1;
         let previous = tx
             .find_version(id, current.current_version)
@@ -145,7 +145,7 @@ impl SecretService {
         current: &SecretMetadata,
         checked: &CheckedValue,
         stored: StoredValue,
-        new: &NewValue,
+        new: &VersionNote,
         now: DateTime<Utc>,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {

@@ -58,7 +58,7 @@ use crate::config::ServiceConfig;
 pub use audit::RefusalSummary;
 use check::enforce;
 pub(crate) use check::{CheckedValue, check_value};
-pub(crate) use commit::NewValue;
+pub(crate) use commit::VersionNote;
 pub use vaults::VaultHealthReport;
 
 type Result<T> = std::result::Result<T, SecretError>;

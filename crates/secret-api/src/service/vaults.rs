@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use secret_access::can_configure_vault;
+use secret_access::{administered_orgs, can_configure_vault};
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
 use secret_core::model::FieldUpdate;
@@ -20,8 +20,7 @@ use secret_core::vault::{
     validate_vault_name,
 };
 use secret_core::{
-    OrgRole, Principal, SecretContext, SecretError, StorageBackendKind, VaultHealthStatus,
-    VaultScope,
+    Principal, SecretContext, SecretError, StorageBackendKind, VaultHealthStatus, VaultScope,
 };
 use secret_store::{NewVault, VaultChange, VaultRecord, VaultVisibility};
 
@@ -41,22 +40,12 @@ pub struct VaultHealthReport {
     pub detail: String,
 }
 
-/// The organizations `principal` administers.
-fn admin_orgs(principal: &Principal) -> Vec<String> {
-    principal
-        .orgs
-        .iter()
-        .filter(|(_, role)| **role == OrgRole::Admin)
-        .map(|(org, _)| org.clone())
-        .collect()
-}
-
 /// Which configurations `principal` may see: `None` for none at all.
 fn visibility(principal: &Principal) -> Option<VaultVisibility> {
     if principal.super_admin {
         return Some(VaultVisibility::All);
     }
-    let orgs = admin_orgs(principal);
+    let orgs = administered_orgs(principal);
     (!orgs.is_empty()).then_some(VaultVisibility::GlobalAnd(orgs))
 }
 
@@ -98,7 +87,7 @@ impl SecretService {
     ) -> Result<VaultConfiguration> {
         let settings = self.inner.registry.settings(v).await?;
         let orgs = (!principal.super_admin && v.scope == VaultScope::Global)
-            .then(|| admin_orgs(principal));
+            .then(|| administered_orgs(principal));
         let secret_count = self
             .inner
             .vaults

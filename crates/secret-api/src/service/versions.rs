@@ -8,7 +8,7 @@ use secret_core::{SecretContext, SecretError};
 use secret_store::ValueTarget;
 
 use super::check::check_context;
-use super::commit::NewValue;
+use super::commit::VersionNote;
 use super::{Result, SecretService};
 
 impl SecretService {
@@ -80,13 +80,14 @@ impl SecretService {
                 &target.stored,
             )
             .await?;
-        let new = NewValue {
-            value: old_value,
+        let new = VersionNote {
             reason: format!("Rollback to version {to_version}"),
             rotation: false,
             event,
         };
-        let (updated, version) = self.commit_version(id, expected_version, new, ctx).await?;
+        let (updated, version) = self
+            .commit_version(id, expected_version, old_value, new, ctx)
+            .await?;
         tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
         Ok(updated)
     }

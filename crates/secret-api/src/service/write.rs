@@ -13,7 +13,7 @@ use secret_core::{SecretContext, SecretError, SecretValue};
 use secret_store::{MetadataChange, VersionAdvance, WriteTx};
 
 use super::check::{CheckedValue, changed_fields, check_context, earliest, effective_interval};
-use super::commit::NewValue;
+use super::commit::VersionNote;
 use super::{Result, SecretService, not_found};
 
 impl SecretService {
@@ -187,13 +187,12 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         let rotation = event.event_type() == E::SecretRotated;
-        let new = NewValue {
-            value,
+        let new = VersionNote {
             event: event.detail("changeReason", reason.clone()),
             reason,
             rotation,
         };
-        let (updated, version) = self.commit_version(id, expected, new, ctx).await?;
+        let (updated, version) = self.commit_version(id, expected, value, new, ctx).await?;
         tracing::info!(secret_id = %id, version, rotation, "secret value updated");
         Ok(updated)
     }
