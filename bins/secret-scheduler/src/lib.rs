@@ -18,7 +18,7 @@ use secret_lifecycle::notification::{
 use secret_lifecycle::rotation::{
     HandlerRegistry, RandomConfig, RandomHandler, WebhookRotationHandler,
 };
-use secret_server::StoreSettings;
+use secret_startup::{LogFormat, StoreSettings};
 use secret_store::JobLock;
 
 /// The secret manager's scheduler.
@@ -30,8 +30,8 @@ pub struct Cli {
     #[command(flatten)]
     pub scheduler: SchedulerSettings,
     /// Log format: human-readable text or JSON lines.
-    #[arg(long, env = "SECRETS_LOG_FORMAT", value_enum, default_value_t = secret_server::LogFormat::Text)]
-    pub log_format: secret_server::LogFormat,
+    #[arg(long, env = "SECRETS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// The scheduler's own settings.
@@ -412,9 +412,10 @@ async fn shutdown_signal() {
     }
 }
 
-fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
-    let raw = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    let key: Vec<u8> = raw.trim_ascii_end().to_vec();
+/// A webhook signing key: a key file (read with the rule every key file follows) of at
+/// least 32 bytes.
+fn read_signing_key(path: &std::path::Path) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    let key = secret_startup::read_key_file(path)?;
     if key.len() < 32 {
         return Err(anyhow!(
             "{} holds fewer than 32 bytes; a webhook signing key needs at least 32",
@@ -427,7 +428,7 @@ fn read_key_file(path: &std::path::Path) -> Result<Vec<u8>> {
 /// Builds the scheduler from its settings.
 pub async fn build(cli: &Cli) -> Result<Scheduler> {
     let master_key = cli.settings.master_key()?;
-    let db = secret_server::connect(&cli.settings).await?;
+    let db = secret_startup::connect(&cli.settings).await?;
     let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
         .await
         .map_err(|e| anyhow!("{e}"))?;
@@ -436,12 +437,13 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
     let signing_key = s
         .webhook_secret_file
         .as_deref()
-        .map(read_key_file)
+        .map(read_signing_key)
         .transpose()?;
     let mut notifiers: Vec<Arc<dyn Notifier>> = vec![Arc::new(LogNotifier)];
     if let Some(url) = &s.notify_webhook_url {
         let key = signing_key
-            .clone()
+            .as_ref()
+            .map(|k| k.to_vec())
             .context("--notify-webhook-url needs --webhook-secret-file")?;
         notifiers.push(Arc::new(
             WebhookNotifier::new(url, key, WebhookConfig::default())
@@ -458,7 +460,8 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
     ));
     if let Some(url) = &s.rotation_webhook_url {
         let key = signing_key
-            .clone()
+            .as_ref()
+            .map(|k| k.to_vec())
             .context("--rotation-webhook-url needs --webhook-secret-file")?;
         let mut handler = WebhookRotationHandler::new(url, key, Duration::from_secs(10))
             .map_err(|e| anyhow!("rotation webhook: {e}"))?;
@@ -489,7 +492,7 @@ pub async fn build(cli: &Cli) -> Result<Scheduler> {
 
 /// Runs the scheduler as the command line asks.
 pub fn run(cli: Cli) -> Result<()> {
-    let runtime = secret_server::runtime()?;
+    let runtime = secret_startup::runtime()?;
     runtime.block_on(async {
         let scheduler = build(&cli).await?;
         if cli.scheduler.once {

@@ -5,7 +5,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = secret_scheduler::Cli::parse();
-    secret_server::init_tracing(cli.log_format);
+    secret_startup::init_tracing(cli.log_format);
     match secret_scheduler::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -2,15 +2,13 @@
 //! variables, secrets also from `..._FILE`), dev-mode key generation, and the
 //! subcommands: `serve` (the default), `token issue`, `migrate` and `audit verify`.
 
-use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
-use clap::{Args, Parser, Subcommand, ValueEnum};
-use secrecy::ExposeSecret;
+use clap::{Args, Parser, Subcommand};
 use secret_access::{TokenIssuer, TokenVerifier};
 use secret_api::SecretService;
 use secret_api::http::HttpSettings;
@@ -18,10 +16,12 @@ use secret_core::{
     OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, SystemClock,
     TeamMembership, TeamRole,
 };
-use secret_crypto::MasterKeyMaterial;
-use secret_store::{Database, DbConfig};
+use secret_startup::{read_key_file, write_private_file};
+use zeroize::Zeroizing;
 
 mod verify;
+
+pub use secret_startup::{LogFormat, StoreSettings, connect, init_tracing, runtime};
 
 pub use verify::{VerifyArgs, VerifyFailure, exit_code};
 
@@ -36,37 +36,6 @@ pub struct Cli {
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-/// How log lines are written (always to standard error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
-
-/// Where the data lives and how it is unlocked: the settings every binary shares
-/// (`secret-server` and `secret-scheduler`).
-#[derive(Debug, Clone, Args)]
-pub struct StoreSettings {
-    /// Directory for the default SQLite database and dev-mode keys.
-    #[arg(
-        long,
-        env = "SECRETS_DATA_DIR",
-        default_value = "./data",
-        global = true
-    )]
-    pub data_dir: PathBuf,
-    /// Database URL (default: SQLite in the data directory).
-    #[arg(long, env = "SECRETS_DATABASE_URL", global = true)]
-    pub database_url: Option<String>,
-    /// Development mode: generate a master key and a token key into the data directory
-    /// when none is configured. Not for production.
-    #[arg(long, env = "SECRETS_DEV", global = true)]
-    pub dev: bool,
-    /// File holding the master key (alternative to SECRETS_MASTER_KEY).
-    #[arg(long, env = "SECRETS_MASTER_KEY_FILE", global = true)]
-    pub master_key_file: Option<PathBuf>,
 }
 
 /// The server's settings: the shared store settings plus listening and tokens.
@@ -261,33 +230,6 @@ fn parse_role(s: &str) -> Result<RoleMembership, String> {
     })
 }
 
-/// Installs the tracing subscriber (RUST_LOG, default `info`), writing to standard error.
-pub fn init_tracing(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colour only on a terminal: piped logs stay plain text for collectors and greps.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi);
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
-    };
-}
-
-/// Installs the process's one TLS crypto provider (aws-lc-rs, DEPENDENCIES.md) and starts
-/// the async runtime the binaries run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
-}
-
 /// Runs the chosen subcommand.
 pub fn run(cli: Cli) -> Result<()> {
     if let Some(Command::Audit(AuditCommand::Verify(args))) = &cli.command {
@@ -305,55 +247,9 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-impl StoreSettings {
-    /// The database URL: the flag, or SQLite in the data directory.
-    pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| {
-            format!(
-                "sqlite://{}?mode=rwc",
-                self.data_dir.join("secrets.db").display()
-            )
-        })
-    }
-
-    pub fn ensure_data_dir(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating the data directory {}", self.data_dir.display()))
-    }
-
-    /// The master key: SECRETS_MASTER_KEY, the key file, or (dev) a generated one.
-    pub fn master_key(&self) -> Result<MasterKeyMaterial> {
-        if let Some(path) = &self.master_key_file {
-            if std::env::var_os("SECRETS_MASTER_KEY").is_some_and(|v| !v.is_empty()) {
-                bail!("set SECRETS_MASTER_KEY or SECRETS_MASTER_KEY_FILE, not both");
-            }
-            return MasterKeyMaterial::from_file(path).map_err(|e| anyhow!("{e}"));
-        }
-        if let Some(material) = MasterKeyMaterial::from_env().map_err(|e| anyhow!("{e}"))? {
-            return Ok(material);
-        }
-        if !self.dev {
-            bail!(
-                "no master key: set SECRETS_MASTER_KEY or SECRETS_MASTER_KEY_FILE \
-                 (or run with --dev to generate one for development)"
-            );
-        }
-        self.ensure_data_dir()?;
-        let path = self.data_dir.join("master.key");
-        if !path.exists() {
-            let (_, b64) = MasterKeyMaterial::generate_raw().map_err(|e| anyhow!("{e}"))?;
-            write_private_file(&path, b64.expose_secret().as_bytes())?;
-            tracing::warn!(path = %path.display(), "dev mode: generated a master key; not for production");
-        } else {
-            tracing::warn!(path = %path.display(), "dev mode: using the generated master key; not for production");
-        }
-        MasterKeyMaterial::from_file(&path).map_err(|e| anyhow!("{e}"))
-    }
-}
-
 impl Settings {
     /// The HS256 secret: SECRETS_JWT_SECRET, the secret file, or (dev) a generated one.
-    fn jwt_secret(&self) -> Result<Option<Vec<u8>>> {
+    fn jwt_secret(&self) -> Result<Option<Zeroizing<Vec<u8>>>> {
         let from_env = std::env::var("SECRETS_JWT_SECRET")
             .ok()
             .filter(|v| !v.is_empty());
@@ -362,7 +258,7 @@ impl Settings {
                 bail!("set SECRETS_JWT_SECRET or SECRETS_JWT_SECRET_FILE, not both")
             }
             (Some(path), None) => Ok(Some(read_key_file(path)?)),
-            (None, Some(v)) => Ok(Some(v.into_bytes())),
+            (None, Some(v)) => Ok(Some(Zeroizing::new(v.into_bytes()))),
             (None, None) if self.store.dev && self.jwt_public_key_file.is_none() => {
                 self.store.ensure_data_dir()?;
                 let path = self.store.data_dir.join("jwt.secret");
@@ -459,48 +355,6 @@ fn non_empty(s: Option<&str>) -> Option<String> {
     s.map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_string)
-}
-
-fn read_key_file(path: &Path) -> Result<Vec<u8>> {
-    let mut bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-        bytes.pop();
-    }
-    Ok(bytes)
-}
-
-/// Writes a new file readable by its owner only.
-fn write_private_file(path: &Path, contents: &[u8]) -> Result<()> {
-    let mut options = OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.sync_all()
-        .with_context(|| format!("syncing {}", path.display()))?;
-    Ok(())
-}
-
-/// Connects to the configured database (creating the data directory for SQLite) and runs
-/// migrations.
-pub async fn connect(settings: &StoreSettings) -> Result<Database> {
-    if settings.database_url.is_none() {
-        settings.ensure_data_dir()?;
-    }
-    let db = Database::connect(&DbConfig::new(settings.database_url()))
-        .await
-        .map_err(|e| anyhow!("connecting to the database: {e}"))?;
-    db.migrate()
-        .await
-        .map_err(|e| anyhow!("running migrations: {e}"))?;
-    Ok(db)
 }
 
 async fn migrate(settings: &StoreSettings) -> Result<()> {

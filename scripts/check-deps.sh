@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The dependency direction of ARCHITECTURE §1, checked with `cargo tree` (normal and build
+# dependencies, default features unless the line says otherwise). Each line: a crate, the
+# cargo flags it is checked with, and the crates its tree must not contain. Exits 1 naming
+# every crate that pulls in one it must not.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+io='sea-orm|sea-query|sqlx|sqlx-core|tokio|actix-web|actix-http|actix-server|hyper|reqwest|mio'
+http='actix-web|actix-http|actix-server|actix-rt'
+
+checks=(
+  # crate              | flags                    | forbidden
+  "secret-core         |                          | $io"
+  "secret-crypto       |                          | $io"
+  "secret-access       |                          | $io"
+  "secret-lifecycle    |                          | $http"
+  "secret-startup      |                          | $http"
+  "secret-scheduler    |                          | $http"
+  # A module embedding SecretService gets no HTTP framework.
+  "secret-api          | --no-default-features    | $http"
+)
+
+failed=0
+for line in "${checks[@]}"; do
+  IFS='|' read -r crate flags forbidden <<<"$line"
+  crate="$(echo "$crate" | xargs)"
+  flags="$(echo "$flags" | xargs)"
+  forbidden="$(echo "$forbidden" | xargs)"
+  # shellcheck disable=SC2086
+  found="$(cargo tree -p "$crate" $flags -e normal,build --prefix none --format '{p}' \
+    | awk '{print $1}' | sort -u | grep -xE "$forbidden" || true)"
+  if [ -n "$found" ]; then
+    echo "$crate ${flags:+($flags) }depends on: $(echo "$found" | tr '\n' ' ')" >&2
+    cargo tree -p "$crate" $flags -e normal,build -i "$(echo "$found" | head -n1)" 2>/dev/null | head -n 20 >&2 || true
+    failed=1
+  else
+    echo "$crate ${flags:+($flags) }: free of ${forbidden//|/, }"
+  fi
+done
+exit "$failed"
