@@ -59,6 +59,10 @@ pub struct SchedulerSettings {
     /// How old a pending write must be before it counts as abandoned.
     #[arg(long, env = "SECRETS_PENDING_WRITE_GRACE_SECS", default_value_t = 600)]
     pub pending_write_grace_secs: u64,
+    /// Seconds between runs of the key job: resuming an unfinished re-encryption after a
+    /// data-key rotation and retiring the keys it empties.
+    #[arg(long, env = "SECRETS_KEYS_INTERVAL_SECS", default_value_t = 600)]
+    pub keys_interval_secs: u64,
     /// Seconds between runs removing expired grants.
     #[arg(long, env = "SECRETS_GRANTS_INTERVAL_SECS", default_value_t = 900)]
     pub grants_interval_secs: u64,
@@ -100,11 +104,13 @@ pub enum Job {
     Purge,
     Grants,
     Reconcile,
+    Keys,
 }
 
 impl Job {
     /// Every job, in the order `--once` runs them.
-    pub const ALL: [Job; 6] = [
+    pub const ALL: [Job; 7] = [
+        Job::Keys,
         Job::Reconcile,
         Job::Grants,
         Job::Expiry,
@@ -122,6 +128,7 @@ impl Job {
             Job::Purge => "purge",
             Job::Grants => "grants",
             Job::Reconcile => "reconcile",
+            Job::Keys => "keys",
         }
     }
 
@@ -134,6 +141,7 @@ impl Job {
                 Job::Purge => s.purge_interval_secs,
                 Job::Grants => s.grants_interval_secs,
                 Job::Reconcile => s.reconcile_interval_secs,
+                Job::Keys => s.keys_interval_secs,
             }
             .max(1),
         )
@@ -341,6 +349,7 @@ impl Scheduler {
             Job::Purge => s.run_purge().await,
             Job::Grants => s.run_grant_expiry().await,
             Job::Reconcile => s.run_reconcile(self.config.pending_write_grace).await,
+            Job::Keys => s.run_key_maintenance().await,
         }
     }
 

@@ -147,7 +147,7 @@ async fn service(db: &TestDb, master_key: &str) -> SecretService {
 }
 
 async fn rotations(s: &SecretService) -> (usize, usize) {
-    let rs = s.audit_store().scan(0, 10_000).await.unwrap();
+    let rs = s.audit_records_after(0, 10_000).await.unwrap();
     let rotated: Vec<_> = rs
         .iter()
         .filter(|r| r.entry.event_type == SecretAuditEventType::SecretRotated)
@@ -188,7 +188,7 @@ async fn two_schedulers_rotate_a_due_secret_exactly_once() {
         AnySecretValue::ApiKey(k) => assert_eq!(k.key, "sk-from-endpoint-0001-0123456789"),
         _ => panic!("type"),
     }
-    assert!(secret_audit::verify_chain(s.audit_store()).await.is_ok());
+    assert!(s.verify_audit_chain().await.is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +213,7 @@ async fn a_scheduler_killed_mid_rotation_leaves_consistent_state_and_the_next_ru
         _ => panic!("type"),
     }
     assert_eq!(rotations(&s).await, (0, 0));
-    assert!(secret_audit::verify_chain(s.audit_store()).await.is_ok());
+    assert!(s.verify_audit_chain().await.is_ok());
 
     // While the dead scheduler's claim lasts nobody rotates; after it, the next run does.
     let ep = endpoint(Duration::ZERO, false);
@@ -247,5 +247,5 @@ async fn a_scheduler_killed_mid_rotation_leaves_consistent_state_and_the_next_ru
             .await,
         0
     );
-    assert!(secret_audit::verify_chain(s.audit_store()).await.is_ok());
+    assert!(s.verify_audit_chain().await.is_ok());
 }

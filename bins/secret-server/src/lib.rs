@@ -1,6 +1,7 @@
 //! The `secret-server` binary's library: settings (flags and `SECRETS_*` environment
 //! variables, secrets also from `..._FILE`), dev-mode key generation, and the
-//! subcommands: `serve` (the default), `token issue`, `migrate` and `audit verify`.
+//! subcommands: `serve` (the default), `token issue`, `migrate`, `audit verify` and
+//! `keys status | rotate-data-key | reencrypt | destroy-retired | rotate-master-key`.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -19,7 +20,10 @@ use secret_core::{
 use secret_startup::{read_key_file, write_private_file};
 use zeroize::Zeroizing;
 
+mod keys;
 mod verify;
+
+pub use keys::{KeysCommand, NEW_MASTER_KEY_ENV};
 
 pub use secret_startup::{LogFormat, StoreSettings, connect, init_tracing, runtime};
 
@@ -97,6 +101,10 @@ pub enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// The key hierarchy: status, data-key rotation, re-encryption, master-key rotation
+    /// (each audited as KEY_ROTATED or KEY_RETIRED).
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 /// Audit subcommands.
@@ -244,6 +252,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit(AuditCommand::Verify(args)) => {
             runtime.block_on(verify::run(&cli.settings.store, &args))
         }
+        Command::Keys(command) => runtime.block_on(keys::run(&cli.settings.store, &command)),
     }
 }
 

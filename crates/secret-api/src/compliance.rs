@@ -54,14 +54,19 @@ impl SecretService {
             page,
             limit,
         };
-        Ok(self.audit_store().list(&filter).await?)
+        Ok(self.inner.audit_store.list(&filter).await?)
     }
 
     /// One audit record. A record the caller may not read is not found.
     pub async fn get_audit_log(&self, id: &str, ctx: &SecretContext) -> Result<AuditRecord> {
         let organizations = readable_orgs(ctx)?;
         let not_found = || SecretError::AuditRecordNotFound { id: id.to_string() };
-        let record = self.audit_store().find(id).await?.ok_or_else(not_found)?;
+        let record = self
+            .inner
+            .audit_store
+            .find(id)
+            .await?
+            .ok_or_else(not_found)?;
         match (&organizations, &record.entry.organization_id) {
             (None, _) => Ok(record),
             (Some(orgs), Some(org)) if orgs.contains(org) => Ok(record),
@@ -107,7 +112,7 @@ impl SecretService {
                 format!("a report covers at most {MAX_REPORT_DAYS} days"),
             ));
         }
-        let store = self.audit_store();
+        let store = &self.inner.audit_store;
         let org = organization.as_deref();
         let secrets: Vec<ReportSecret> = store
             .report_secrets(org)

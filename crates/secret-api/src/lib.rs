@@ -26,8 +26,11 @@ mod service;
 
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
-pub use service::{RefusalSummary, SecretService, VaultHealthReport};
+pub use service::{
+    KeyOperator, KeyStatusReport, REENCRYPT_BATCH, RefusalSummary, SecretService, VaultHealthReport,
+};
 
+pub use secret_audit::VerifyError;
 pub use secret_audit::report::ComplianceReport;
 pub use secret_core::audit::AuditRecord;
 pub use secret_core::model::{

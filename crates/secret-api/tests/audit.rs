@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use secret_api::KeyOperator;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, UpdateSecretParams,
     UpdateValueParams,
@@ -33,7 +34,7 @@ fn outsider() -> secret_api::SecretContext {
 }
 
 async fn records(t: &TestService) -> Vec<AuditRecord> {
-    t.service.audit_store().scan(0, 10_000).await.unwrap()
+    t.service.audit_records_after(0, 10_000).await.unwrap()
 }
 
 /// (event type, action, outcome) of each record, in chain order.
@@ -168,12 +169,7 @@ async fn each_operation_leaves_exactly_its_record() {
             .await,
         13
     );
-    assert_eq!(
-        secret_audit::verify_chain(t.service.audit_store())
-            .await
-            .unwrap(),
-        13
-    );
+    assert_eq!(t.service.verify_audit_chain().await.unwrap(), 13);
 }
 
 #[tokio::test]
@@ -279,12 +275,7 @@ async fn a_read_fails_with_nothing_returned_when_its_record_cannot_be_written() 
     raw.exec("UPDATE audit_chain_head SET id = 1", &[]).await;
     t.service.get_secret(&id, &ctx()).await.unwrap();
     assert_eq!(raw.count("SELECT COUNT(*) FROM secret_usage").await, 2);
-    assert_eq!(
-        secret_audit::verify_chain(t.service.audit_store())
-            .await
-            .unwrap(),
-        3
-    );
+    assert_eq!(t.service.verify_audit_chain().await.unwrap(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -321,12 +312,7 @@ async fn concurrent_reads_are_all_recorded_in_one_intact_chain() {
         200,
         "the per-module summary counts every read"
     );
-    assert_eq!(
-        secret_audit::verify_chain(t.service.audit_store())
-            .await
-            .unwrap(),
-        201
-    );
+    assert_eq!(t.service.verify_audit_chain().await.unwrap(), 201);
     let usage = t
         .service
         .get_metadata(&id, &ctx())
@@ -352,24 +338,19 @@ async fn five_records() -> TestService {
     for _ in 0..4 {
         t.service.get_secret(&id, &ctx()).await.unwrap();
     }
-    assert_eq!(
-        secret_audit::verify_chain(t.service.audit_store())
-            .await
-            .unwrap(),
-        5
-    );
+    assert_eq!(t.service.verify_audit_chain().await.unwrap(), 5);
     t
 }
 
 async fn verify_err(t: &TestService) -> ChainBreak {
-    match secret_audit::verify_chain(t.service.audit_store()).await {
+    match t.service.verify_audit_chain().await {
         Err(secret_audit::VerifyError::Broken(b)) => b,
         other => panic!("expected a broken chain, got {other:?}"),
     }
 }
 
 async fn id_at(t: &TestService, seq: i64) -> String {
-    t.service.audit_store().scan(seq - 1, 1).await.unwrap()[0]
+    t.service.audit_records_after(seq - 1, 1).await.unwrap()[0]
         .entry
         .id
         .clone()
@@ -444,7 +425,7 @@ async fn verification_names_an_inserted_record() {
 }
 
 #[tokio::test]
-async fn key_rotations_are_recorded_as_system_events() {
+async fn key_management_is_recorded_as_system_events() {
     let t = TestService::new().await;
     let id = t
         .service
@@ -452,31 +433,92 @@ async fn key_rotations_are_recorded_as_system_events() {
         .await
         .unwrap()
         .id;
-    let new_key = t.service.rotate_data_key("ops-cli").await.unwrap();
+    let ops = KeyOperator::system("ops-cli");
+    let old_key = t.service.key_status().await.unwrap().active_key_id;
+    let new_key = t.service.rotate_data_key(&ops).await.unwrap();
+    let status = t.service.key_status().await.unwrap();
+    assert_eq!(status.active_key_id, new_key);
+    // One version and its masked display are still under the old key.
+    assert_eq!(status.reencryption_remaining, 2);
+    let done = t.service.reencrypt(&ops, 10, None).await.unwrap();
+    assert_eq!(
+        (done.reencrypted, done.remaining, done.retired.clone()),
+        (2, 0, vec![old_key.clone()])
+    );
+    assert_eq!(
+        t.service.destroy_retired_keys(&ops).await.unwrap(),
+        vec![old_key.clone()]
+    );
+    // Nothing left to destroy: no record.
+    assert!(
+        t.service
+            .destroy_retired_keys(&ops)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let (new_master, _) = random_master_key();
     t.service
-        .rotate_master_key(&new_master, "ops-cli")
+        .rotate_master_key(&new_master, &ops)
         .await
         .unwrap();
-    // Values still read after both rotations.
+    // Values still read after all of it.
     t.service.get_secret(&id, &ctx()).await.unwrap();
     let rs = records(&t).await;
     let keys: Vec<_> = rs
         .iter()
-        .filter(|r| r.entry.event_type == E::KeyRotated)
+        .filter(|r| r.entry.event_category == secret_core::AuditCategory::KeyManagement)
         .collect();
-    assert_eq!(keys.len(), 2);
-    for r in &keys {
-        assert_eq!(r.entry.actor_type, secret_core::ActorType::System);
-        assert_eq!(r.entry.actor_id, "ops-cli");
-        assert_eq!(
-            r.entry.event_category,
-            secret_core::AuditCategory::KeyManagement
-        );
-        assert_eq!(r.entry.outcome, AuditOutcome::Success);
-    }
-    let data: serde_json::Value = serde_json::from_str(&keys[0].entry.details).unwrap();
-    assert_eq!(data, serde_json::json!({"kind": "data", "id": new_key}));
-    let master: serde_json::Value = serde_json::from_str(&keys[1].entry.details).unwrap();
-    assert_eq!(master, serde_json::json!({"kind": "master"}));
+    let seen: Vec<(E, &str, serde_json::Value)> = keys
+        .iter()
+        .map(|r| {
+            assert_eq!(r.entry.actor_type, secret_core::ActorType::System);
+            assert_eq!(r.entry.actor_id, "ops-cli");
+            assert_eq!(r.entry.outcome, AuditOutcome::Success);
+            (
+                r.entry.event_type,
+                r.entry.action.as_str(),
+                serde_json::from_str(&r.entry.details).unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                E::KeyRotated,
+                "KEY_ROTATED",
+                serde_json::json!({"kind": "data", "id": new_key})
+            ),
+            (
+                E::KeyRotated,
+                "REENCRYPT",
+                serde_json::json!({"kind": "data", "reencrypted": 2, "remaining": 0})
+            ),
+            (E::KeyRetired, "RETIRED", serde_json::json!({"id": old_key})),
+            (
+                E::KeyRetired,
+                "DESTROYED",
+                serde_json::json!({"id": old_key})
+            ),
+            (
+                E::KeyRotated,
+                "KEY_ROTATED",
+                serde_json::json!({"kind": "master"})
+            ),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_refused_key_operation_is_recorded_as_a_failure() {
+    let t = TestService::new().await;
+    let ops = KeyOperator::system("ops-cli");
+    let err = t.service.reencrypt(&ops, 0, None).await.unwrap_err();
+    assert_eq!(err.code(), secret_core::ErrorCode::ValidationError);
+    let rs = records(&t).await;
+    let last = rs.last().unwrap();
+    assert_eq!(last.entry.event_type, E::KeyRotated);
+    assert_eq!(last.entry.action, "REENCRYPT");
+    assert_eq!(last.entry.outcome, AuditOutcome::Failure);
 }

@@ -111,8 +111,7 @@ fn registry(scripted: Arc<Scripted>) -> HandlerRegistry {
 
 async fn audit_rows(t: &TestService, event: E) -> Vec<secret_core::audit::AuditRecord> {
     t.service
-        .audit_store()
-        .scan(0, 10_000)
+        .audit_records_after(0, 10_000)
         .await
         .unwrap()
         .into_iter()
@@ -545,12 +544,7 @@ async fn purge_removes_a_deleted_secret_after_its_deadline_and_not_before() {
         "audit records stay"
     );
     // create, delete, restore, delete, purge: the chain holds all five.
-    assert_eq!(
-        secret_audit::verify_chain(t.service.audit_store())
-            .await
-            .unwrap(),
-        5
-    );
+    assert_eq!(t.service.verify_audit_chain().await.unwrap(), 5);
 }
 
 #[tokio::test]

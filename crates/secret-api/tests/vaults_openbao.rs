@@ -352,7 +352,7 @@ async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_recovers() {
 
 /// Records a pending write as a process that stopped after the vault write would have.
 async fn leave_pending(s: &Server, id: &str, version: i64, vault: &str, op: PendingOperation) {
-    let repo = SecretRepository::new(s.t.service.database().clone());
+    let repo = SecretRepository::new(s.t.db.connect().await);
     let mut tx = repo.begin().await.unwrap();
     tx.stage_write(
         id,

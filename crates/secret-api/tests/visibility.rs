@@ -185,7 +185,7 @@ async fn each_principal_lists_exactly_what_it_may_see() {
     for id in &all {
         metas.push(t.service.get_metadata(id, &root).await.unwrap());
     }
-    let repo = SecretRepository::new(t.service.database().clone());
+    let repo = SecretRepository::new(t.db.connect().await);
     let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
     let grants = repo.grants_on(&all_refs).await.unwrap();
     assert!(grants.len() > 200);

@@ -49,12 +49,14 @@ const SETTINGS_ID: i32 = 1;
 const ALGORITHM: &str = "AES-256-GCM";
 
 /// How far a re-encryption has come.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ReencryptProgress {
     /// Values re-encrypted by this call.
     pub reencrypted: u64,
     /// Values still encrypted under a key other than the active one.
     pub remaining: u64,
+    /// Keys this call retired (ROTATING to RETIRED) because nothing was left on them.
+    pub retired: Vec<String>,
 }
 
 /// A summary of one data-encryption key (never its material).

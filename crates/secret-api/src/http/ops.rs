@@ -23,7 +23,7 @@ pub(crate) async fn healthz() -> HttpResponse {
         (status = 503, description = "The database cannot be reached", body = HealthResponse),
     ))]
 pub(crate) async fn readyz(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
-    match state.service.database().ping().await {
+    match state.service.ping().await {
         Ok(()) => HttpResponse::Ok().json(HealthResponse { status: "ok" }),
         Err(err) => {
             tracing::warn!(

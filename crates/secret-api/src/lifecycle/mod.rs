@@ -29,7 +29,11 @@ use secret_store::JobScan;
 mod reconcile;
 mod rotation;
 
-use crate::SecretService;
+use crate::{KeyOperator, SecretService};
+
+/// Re-encryption batches the key job runs at most per run (of [`crate::REENCRYPT_BATCH`]
+/// values each), so one run never holds the job's lock for long.
+pub const KEY_JOB_BATCHES: u64 = 20;
 
 type Result<T> = std::result::Result<T, SecretError>;
 
@@ -111,6 +115,21 @@ async fn deliver(notifier: &dyn Notifier, n: &Notification) -> bool {
 }
 
 impl SecretService {
+    /// The key job: resumes a re-encryption that a data-key rotation left unfinished (at
+    /// most [`KEY_JOB_BATCHES`] batches a run) and retires the keys it empties, recorded
+    /// as the scheduler's KEY_ROTATED (REENCRYPT) and KEY_RETIRED. Retired keys keep their
+    /// material until an operator runs `secret-server keys destroy-retired`.
+    pub async fn run_key_maintenance(&self) -> Result<JobReport> {
+        let p = self
+            .resume_reencryption(&KeyOperator::scheduler(SCHEDULER_ACTOR), KEY_JOB_BATCHES)
+            .await?;
+        Ok(JobReport {
+            examined: p.reencrypted + p.remaining,
+            acted: p.reencrypted + p.retired.len() as u64,
+            failed: 0,
+        })
+    }
+
     /// Sends the expiry notices that are due (§8.1), each once per secret, window and
     /// expiry date, with a SECRET_EXPIRING_SOON record.
     pub async fn run_expiry_notices(&self, notifier: &dyn Notifier) -> Result<JobReport> {

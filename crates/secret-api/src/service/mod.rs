@@ -44,7 +44,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use secret_access::{Action, decide};
-use secret_audit::{AuditWriter, WriterConfig};
+use secret_audit::{AuditWriter, VerifyError, WriterConfig};
+use secret_core::audit::AuditRecord;
 use secret_core::model::{AccessGrant, SecretMetadata};
 use secret_core::{Clock, SecretContext, SecretError, SystemClock};
 use secret_store::{
@@ -59,6 +60,7 @@ pub use audit::RefusalSummary;
 use check::enforce;
 pub(crate) use check::{CheckedValue, check_value};
 pub(crate) use commit::VersionNote;
+pub use keys::{KeyOperator, KeyStatusReport, REENCRYPT_BATCH};
 pub use vaults::VaultHealthReport;
 
 type Result<T> = std::result::Result<T, SecretError>;
@@ -141,18 +143,36 @@ impl SecretService {
         })
     }
 
-    /// The database behind the service.
-    pub fn database(&self) -> &Database {
-        self.inner.repo.database()
+    /// Whether the database answers (the readiness probe).
+    pub async fn ping(&self) -> Result<()> {
+        Ok(self.inner.repo.database().ping().await?)
+    }
+
+    /// Closes the service's connection pool (waiting for connections in use). Other clones
+    /// of this service can no longer reach the database afterwards.
+    pub async fn close(&self) -> Result<()> {
+        Ok(self.inner.repo.database().clone().close().await?)
     }
 
     pub(crate) fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }
 
-    /// The audit trail's store, for queries and verification.
-    pub fn audit_store(&self) -> &AuditStore {
-        &self.inner.audit_store
+    /// Walks the whole keyed audit chain (what `secret-server audit verify` does); returns
+    /// the number of records checked, or the first record changed, removed or inserted.
+    pub async fn verify_audit_chain(&self) -> std::result::Result<u64, VerifyError> {
+        secret_audit::verify_chain(&self.inner.audit_store).await
+    }
+
+    /// Up to `limit` audit records after sequence number `after_seq`, in chain order, for
+    /// an operator's export or inspection (records are redacted; no caller is checked:
+    /// use [`SecretService::audit_logs`] on behalf of a principal).
+    pub async fn audit_records_after(
+        &self,
+        after_seq: i64,
+        limit: u64,
+    ) -> Result<Vec<AuditRecord>> {
+        Ok(self.inner.audit_store.scan(after_seq, limit).await?)
     }
 
     /// The backend keeping the values of `meta` (its vault configuration's client).

@@ -24,9 +24,7 @@ impl KeyManager {
         // Pick up a rotation done by another process.
         self.refresh().await?;
         let active = self.active_key_id()?;
-        let stale = Condition::all()
-            .add(secret_versions::Column::KeyId.ne(active.as_str()))
-            .add(secret_versions::Column::EncryptedValue.is_not_null());
+        let stale = stale_versions(&active);
         let batch = secret_versions::Entity::find()
             .filter(stale.clone())
             .order_by_asc(secret_versions::Column::Id)
@@ -72,12 +70,15 @@ impl KeyManager {
             .await?
             + masked_remaining
             + configs_remaining;
-        if remaining == 0 {
-            self.retire_rotating_keys().await?;
-        }
+        let retired = if remaining == 0 {
+            self.retire_rotating_keys().await?
+        } else {
+            Vec::new()
+        };
         Ok(ReencryptProgress {
             reencrypted,
             remaining,
+            retired,
         })
     }
 
@@ -88,9 +89,7 @@ impl KeyManager {
         active: &str,
         batch_size: u64,
     ) -> StoreResult<(u64, u64)> {
-        let stale = Condition::all()
-            .add(secrets::Column::MaskedKeyId.ne(active))
-            .add(secrets::Column::MaskedValue.is_not_null());
+        let stale = stale_masked(active);
         let batch = secrets::Entity::find()
             .filter(stale.clone())
             .order_by_asc(secrets::Column::Id)
@@ -135,9 +134,7 @@ impl KeyManager {
     /// returns how many moved and how many remain.
     async fn reencrypt_vault_configs(&self, active: &str) -> StoreResult<(u64, u64)> {
         use vault_configurations as vc;
-        let stale = Condition::all()
-            .add(vc::Column::ConfigKeyId.ne(active))
-            .add(vc::Column::ConfigKeyId.ne(""));
+        let stale = stale_configs(active);
         let rows = vc::Entity::find()
             .filter(stale.clone())
             .all(self.db.conn())
@@ -192,20 +189,51 @@ impl KeyManager {
         }
     }
 
-    async fn retire_rotating_keys(&self) -> StoreResult<()> {
-        let res = encryption_keys::Entity::update_many()
+    /// How many stored values (versions, masked displays, vault configurations) are still
+    /// encrypted under a key other than the active one: what a re-encryption has left.
+    pub async fn reencryption_remaining(&self) -> StoreResult<u64> {
+        self.refresh().await?;
+        let active = self.active_key_id()?;
+        let conn = self.db.conn();
+        Ok(secret_versions::Entity::find()
+            .filter(stale_versions(&active))
+            .count(conn)
+            .await?
+            + secrets::Entity::find()
+                .filter(stale_masked(&active))
+                .count(conn)
+                .await?
+            + vault_configurations::Entity::find()
+                .filter(stale_configs(&active))
+                .count(conn)
+                .await?)
+    }
+
+    /// ROTATING keys become RETIRED (decrypt only); returns their ids.
+    async fn retire_rotating_keys(&self) -> StoreResult<Vec<String>> {
+        let rotating: Vec<String> = encryption_keys::Entity::find()
+            .filter(encryption_keys::Column::Status.eq(KeyStatus::Rotating.as_str()))
+            .order_by_asc(encryption_keys::Column::Version)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|k| k.key_id)
+            .collect();
+        if rotating.is_empty() {
+            return Ok(rotating);
+        }
+        encryption_keys::Entity::update_many()
             .col_expr(
                 encryption_keys::Column::Status,
                 Expr::value(KeyStatus::Retired.as_str()),
             )
             .col_expr(encryption_keys::Column::RetiredAt, Expr::value(Utc::now()))
             .filter(encryption_keys::Column::Status.eq(KeyStatus::Rotating.as_str()))
+            .filter(encryption_keys::Column::KeyId.is_in(rotating.iter().map(String::as_str)))
             .exec(self.db.conn())
             .await?;
-        if res.rows_affected > 0 {
-            tracing::info!(keys = res.rows_affected, "retired data-encryption keys");
-        }
-        Ok(())
+        tracing::info!(keys = rotating.len(), "retired data-encryption keys");
+        Ok(rotating)
     }
 
     /// Erases the material of RETIRED keys that no stored value references (status
@@ -262,4 +290,26 @@ impl KeyManager {
         }
         Ok(destroyed)
     }
+}
+
+/// Versions whose value is held under a key other than `active`.
+fn stale_versions(active: &str) -> Condition {
+    Condition::all()
+        .add(secret_versions::Column::KeyId.ne(active))
+        .add(secret_versions::Column::EncryptedValue.is_not_null())
+}
+
+/// Secrets whose masked display is held under a key other than `active`.
+fn stale_masked(active: &str) -> Condition {
+    Condition::all()
+        .add(secrets::Column::MaskedKeyId.ne(active))
+        .add(secrets::Column::MaskedValue.is_not_null())
+}
+
+/// Vault configurations whose settings are held under a key other than `active`.
+fn stale_configs(active: &str) -> Condition {
+    use vault_configurations as vc;
+    Condition::all()
+        .add(vc::Column::ConfigKeyId.ne(active))
+        .add(vc::Column::ConfigKeyId.ne(""))
 }

@@ -1,0 +1,201 @@
+//! What the end-to-end tests of the `secret-server` binary share: a real server started in
+//! dev mode on port 0 (SQLite, or PostgreSQL when `DATABASE_URL` points at a server), SQL
+//! run directly on its database, and HTTP calls.
+
+// Tests and their helpers fail loudly by design; not every test file uses every helper.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    dead_code,
+    unreachable_pub
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_secret-server");
+
+/// A running server with its captured log output.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub data_dir: PathBuf,
+    pub logs: Arc<Mutex<String>>,
+    _dir: tempfile::TempDir,
+    pub pg: Option<(String, String)>,
+    /// The database the server uses.
+    pub db_url: String,
+}
+
+pub fn pg_database() -> Option<(String, String, String)> {
+    let admin = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))?;
+    let name = format!("sm_e2e_{}", uuid::Uuid::new_v4().simple());
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(admin.clone());
+    Some((admin, name.clone(), format!("{base}/{name}")))
+}
+
+/// Runs one statement on a database (PostgreSQL or SQLite, by URL), on a thread of its own
+/// (callers may be inside a runtime already).
+pub fn exec_sql(url: &str, sql: &str) {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let sql = sqlx::AssertSqlSafe(sql);
+            if url.starts_with("postgres") {
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            } else {
+                let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        });
+    })
+    .join()
+    .unwrap();
+}
+
+impl Server {
+    pub fn start(extra_env: &[(&str, &str)]) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().join("data");
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--dev")
+            .arg("--bind")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .env_remove("SECRETS_MASTER_KEY")
+            .env_remove("SECRETS_JWT_SECRET")
+            .env_remove("SECRETS_DATABASE_URL")
+            .env(
+                "RUST_LOG",
+                "debug,sqlx=warn,sea_orm=warn,hyper=info,h2=info",
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut pg = None;
+        let mut db_url = format!("sqlite://{}", data_dir.join("secrets.db").display());
+        if let Some((admin, name, url)) = pg_database() {
+            exec_sql(&admin, &format!("CREATE DATABASE \"{name}\""));
+            cmd.env("SECRETS_DATABASE_URL", &url);
+            pg = Some((admin, name));
+            db_url = url;
+        }
+        for (k, v) in extra_env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = String::new();
+            let mut sent = false;
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                if !sent && let Some(addr) = line.split("addr=").nth(1) {
+                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
+                    let _ = tx.send(addr);
+                    sent = true;
+                }
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("server did not start; logs:\n{}", logs.lock().unwrap()));
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            data_dir,
+            logs,
+            _dir: dir,
+            pg,
+            db_url,
+        }
+    }
+
+    pub fn token(&self, args: &[&str]) -> String {
+        let out = Command::new(BIN)
+            .args(["--dev", "--data-dir"])
+            .arg(&self.data_dir)
+            .args(["token", "issue"])
+            .args(args)
+            .env_remove("SECRETS_JWT_SECRET")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "token issue failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Stops the server with SIGTERM and returns everything it logged.
+    pub fn stop(mut self) -> String {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "server exited with {status}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        if let Some((admin, name)) = self.pg.take() {
+            exec_sql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+            );
+        }
+        self.logs.lock().unwrap().clone()
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::new()
+}
+
+pub async fn call(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    let mut req = client().request(method, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let text = res.text().await.unwrap();
+    let json = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, headers, json)
+}
