@@ -6,9 +6,6 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "../../../crates/secret-api/tests/common/mod.rs"]
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -17,11 +14,11 @@ use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 use chrono::Utc;
-use common::*;
 use secret_api::{CreateSecretParams, SecretScope, SecretService, SecretValue};
 use secret_core::model::LifecycleSettings;
 use secret_core::value::ApiKeySecret;
 use secret_core::{AnySecretValue, ManualClock, RotationStrategy, SecretAuditEventType};
+use secret_testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_secret-scheduler");
 const WEBHOOK_KEY: &str = "a-webhook-signing-key-of-at-least-32-bytes";

@@ -5,18 +5,18 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::io::Read;
 use std::path::Path;
 use std::process::Command;
 
+use secret_testkit::process::{ServerProcess as Server, call, exec_sql};
 use serde_json::{Value, json};
-use support::{BIN, Server, call, exec_sql};
+
+const BIN: &str = env!("CARGO_BIN_EXE_secret-server");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_life_of_a_secret_over_http_leaves_no_value_in_the_logs() {
-    let server = Server::start(&[]);
+    let server = Server::start(BIN, &[]);
     let admin = server.token(&["--sub", "alice", "--org", "org-1=ADMIN"]);
     let reader = server.token(&["--sub", "bob", "--org", "org-1=MEMBER"]);
     let base = server.base.clone();
@@ -277,7 +277,7 @@ fn head_line(out: &std::process::Output) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_exits_0_1_or_2_and_prints_the_head() {
-    let server = Server::start(&[]);
+    let server = Server::start(BIN, &[]);
     let admin = server.token(&["--sub", "alice", "--org", "org-1=ADMIN"]);
     let base = server.base.clone();
     let (status, _, created) = call(
@@ -415,7 +415,7 @@ fn issue_token(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::pro
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tokens_name_their_memberships_places_and_are_checked_for_issuer_and_audience() {
     use base64::Engine;
-    let server = Server::start(&[]);
+    let server = Server::start(BIN, &[]);
     // The flat flags of earlier versions are refused with the form to write.
     for (flag, value, form) in [
         ("--team", "t1=LEAD", "TEAM@ORG"),

@@ -4,12 +4,12 @@
 // Tests fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
 use std::process::{Command, Output};
 
+use secret_testkit::process::{ServerProcess as Server, call};
 use serde_json::{Value, json};
-use support::{BIN, Server, call};
+
+const BIN: &str = env!("CARGO_BIN_EXE_secret-server");
 
 /// Runs `secret-server keys ARGS` on the server's database: dev mode (the data directory's
 /// generated master key) unless `env` sets a master key.
@@ -55,7 +55,7 @@ fn line_value<'a>(stdout: &'a str, prefix: &str) -> &'a str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_are_rotated_reencrypted_retired_and_destroyed_by_audited_commands() {
-    let server = Server::start(&[]);
+    let server = Server::start(BIN, &[]);
     let admin = server.token(&["--sub", "alice", "--org", "org-1=ADMIN"]);
     let root = server.token(&["--sub", "root", "--super-admin"]);
     let base = server.base.clone();

@@ -4,15 +4,13 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use chrono::{Duration, Utc};
-use common::*;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, ListSecretsParams, OrgRole, Principal,
     SecretScope, TeamRole, UpdateValueParams,
 };
 use secret_core::GranteeType;
+use secret_testkit::*;
 
 fn params(name: &str, scope: SecretScope) -> CreateSecretParams {
     CreateSecretParams::new(name, scope, api_key("sk-access-0123456789"))

@@ -6,9 +6,6 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
-use common::*;
 use secret_api::KeyOperator;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, UpdateSecretParams,
@@ -16,6 +13,7 @@ use secret_api::{
 };
 use secret_core::audit::{AuditRecord, ChainBreak};
 use secret_core::{AuditOutcome, GranteeType, OrgRole, Principal, SecretAuditEventType as E};
+use secret_testkit::*;
 
 fn params(name: &str) -> CreateSecretParams {
     CreateSecretParams::new(

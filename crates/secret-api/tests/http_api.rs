@@ -6,16 +6,13 @@
 // Test helpers outside #[test] functions panic on purpose when the set-up fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod http_common;
-
 use chrono::{Duration, Utc};
-use common::{RawValue, TestService};
-use http_common::*;
 use reqwest::{Method, StatusCode};
 use secret_access::TokenIssuer;
 use secret_api::http::HttpSettings;
 use secret_core::{OrgRole, Principal};
+use secret_testkit::http::*;
+use secret_testkit::{RawValue, TestService};
 use serde_json::{Value, json};
 
 // ------------------------------------------------------------------ the life of a secret
@@ -456,7 +453,7 @@ async fn an_expired_secret_answers_410() {
     let s = spawn_with(t, settings()).await;
     let admin = s.token(&org_admin());
     let mut body = api_key_body("SHORT_LIVED", "sk-expiring-0123456789");
-    body["expiresAt"] = json!((common::t0() + Duration::hours(1)).to_rfc3339());
+    body["expiresAt"] = json!((secret_testkit::t0() + Duration::hours(1)).to_rfc3339());
     let r = s
         .call(Method::POST, "/api/secrets", &admin, Some(body))
         .await;

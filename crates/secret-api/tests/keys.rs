@@ -5,13 +5,11 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::Arc;
 
-use common::*;
 use secret_api::{CreateSecretParams, KeyOperator, SecretScope, SecretService, UpdateValueParams};
 use secret_core::{ActorType, KeyStatus, SecretAuditEventType as E, SystemClock};
+use secret_testkit::*;
 
 fn create(name: &str, scope: SecretScope, value: secret_api::SecretValue) -> CreateSecretParams {
     CreateSecretParams::new(name, scope, value)

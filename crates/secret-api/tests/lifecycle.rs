@@ -6,14 +6,11 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Duration;
-use common::*;
 use secret_api::lifecycle::LifecycleConfig;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, SecretValue, UpdateValueParams,
@@ -26,6 +23,7 @@ use secret_lifecycle::notification::{Notification, NotificationKind, Notifier, N
 use secret_lifecycle::rotation::{
     HandlerRegistry, RandomConfig, RandomHandler, RotationHandler, RotationSubject,
 };
+use secret_testkit::*;
 
 /// Keeps every notification it is given.
 #[derive(Debug, Default)]

@@ -4,13 +4,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod http_common;
-
 use chrono::{DateTime, Duration, Utc};
-use http_common::*;
 use reqwest::Method;
 use secret_core::{OrgRole, Principal, ProjectRole, TeamRole};
+use secret_testkit::http::*;
 use serde_json::{Value, json};
 
 /// Administers org `o1`, authenticated just now.
@@ -51,7 +48,13 @@ fn secret_body(name: &str, scope: &str, place: Value) -> Value {
     body
 }
 
-impl Server {
+/// Calls these tests make on the shared harness's server.
+trait SecurityCalls {
+    async fn create_in(&self, token: &str, header_org: &str, body: Value) -> Reply;
+    async fn audit(&self, query: &str) -> Vec<Value>;
+}
+
+impl SecurityCalls for Server {
     /// POSTs a secret with `X-Organization-Id: header_org`.
     async fn create_in(&self, token: &str, header_org: &str, body: Value) -> Reply {
         self.send(
@@ -323,7 +326,7 @@ async fn a_grantee_cannot_make_its_time_limited_grant_permanent() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_attempts_are_filed_under_the_targeted_organization() {
     let s = spawn_with(
-        common::TestService::new().await,
+        secret_testkit::TestService::new().await,
         secret_api::http::HttpSettings {
             rate_limit_per_minute: 1,
             ..settings()
@@ -553,7 +556,7 @@ async fn metadata_shows_the_masked_value_kept_encrypted_beside_the_value() {
     let blob = raw
         .fetch_bytes(
             "SELECT masked_value FROM secrets WHERE id = $1",
-            &[common::RawValue::Text(id.clone())],
+            &[secret_testkit::RawValue::Text(id.clone())],
         )
         .await;
     assert!(blob.len() > 12 + 16, "an AES-GCM blob");

@@ -4,19 +4,17 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::Duration;
-use common::*;
 use secret_api::{
     CreateSecretParams, ErrorCode, FieldUpdate, ListSecretsParams, ScopeTarget, SecretError,
     SecretScope, SecretService, SecretType, SecretValue, UpdateSecretParams, UpdateValueParams,
 };
 use secret_core::value::{EnvVariableSetSecret, GenericSecret, UsernamePasswordSecret};
 use secret_core::{AnySecretValue, SystemClock};
+use secret_testkit::*;
 
 fn generic(v: &str) -> SecretValue {
     SecretValue::new(AnySecretValue::Generic(GenericSecret {

@@ -5,12 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod http_common;
-
-use http_common::*;
 use reqwest::Method;
 use secret_core::{OrgRole, Principal};
+use secret_testkit::http::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "hvs.CANARY-vault-token-51c9";

@@ -5,15 +5,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-mod http_common;
-
 use chrono::{Duration, Utc};
-use http_common::*;
 use reqwest::Method;
 use secret_core::Principal;
 use secret_store::testing::openbao::{self, OpenBao};
 use secret_store::{PendingOperation, SecretRepository};
+use secret_testkit::http::*;
 use serde_json::{Value, json};
 
 const V1: &str = "sk-bao-CANARY-one-0123456789";

@@ -5,12 +5,9 @@
 // Tests and their helpers fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
-
 use std::collections::BTreeSet;
 
 use chrono::Duration;
-use common::*;
 use secret_access::{VisibilityFilter, is_visible};
 use secret_api::{
     CreateSecretParams, GrantAccessParams, ListSecretsParams, OrgRole, Principal, ProjectRole,
@@ -19,6 +16,7 @@ use secret_api::{
 use secret_core::value::GenericSecret;
 use secret_core::{AnySecretValue, GranteeType};
 use secret_store::SecretRepository;
+use secret_testkit::*;
 
 fn params(i: usize, scope: SecretScope, target: ScopeTarget) -> CreateSecretParams {
     let value = SecretValue::new(AnySecretValue::Generic(GenericSecret {

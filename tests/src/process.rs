@@ -1,15 +1,7 @@
-//! What the end-to-end tests of the `secret-server` binary share: a real server started in
-//! dev mode on port 0 (SQLite, or PostgreSQL when `DATABASE_URL` points at a server), SQL
-//! run directly on its database, and HTTP calls.
-
-// Tests and their helpers fail loudly by design; not every test file uses every helper.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    dead_code,
-    unreachable_pub
-)]
+//! The real `secret-server` binary as a process: started in dev mode on port 0 (SQLite, or
+//! PostgreSQL when `DATABASE_URL` points at a server) with its log output captured, SQL run
+//! directly on its database, and HTTP calls to it. The binary's path comes from the test
+//! (`env!("CARGO_BIN_EXE_secret-server")` in the server's own tests).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -19,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_secret-server");
-
 /// A running server with its captured log output.
-pub struct Server {
+pub struct ServerProcess {
+    /// The binary it runs (for its subcommands too).
+    pub bin: String,
     pub child: Child,
     pub base: String,
     pub data_dir: PathBuf,
@@ -70,11 +62,11 @@ pub fn exec_sql(url: &str, sql: &str) {
     .unwrap();
 }
 
-impl Server {
-    pub fn start(extra_env: &[(&str, &str)]) -> Server {
+impl ServerProcess {
+    pub fn start(bin: &str, extra_env: &[(&str, &str)]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(bin);
         cmd.arg("--dev")
             .arg("--bind")
             .arg("127.0.0.1:0")
@@ -122,7 +114,8 @@ impl Server {
         let addr = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| panic!("server did not start; logs:\n{}", logs.lock().unwrap()));
-        Server {
+        ServerProcess {
+            bin: bin.to_string(),
             child,
             base: format!("http://{addr}"),
             data_dir,
@@ -134,7 +127,7 @@ impl Server {
     }
 
     pub fn token(&self, args: &[&str]) -> String {
-        let out = Command::new(BIN)
+        let out = Command::new(&self.bin)
             .args(["--dev", "--data-dir"])
             .arg(&self.data_dir)
             .args(["token", "issue"])

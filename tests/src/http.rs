@@ -2,16 +2,6 @@
 //! fresh database (SQLite, or PostgreSQL when `DATABASE_URL` says so), reqwest, HS256
 //! tokens, and a capture of every log line of the test binary.
 
-// Each test binary uses a different subset of the harness; helpers panic on purpose when
-// the set-up fails.
-#![allow(
-    dead_code,
-    unreachable_pub,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic
-)]
-
 use std::io::Write;
 use std::net::TcpListener;
 use std::sync::{Mutex, OnceLock};
@@ -24,7 +14,7 @@ use secret_api::http::{HttpSettings, serve};
 use secret_core::{OrgRole, Principal, ProjectRole, TeamRole};
 use serde_json::{Value, json};
 
-use crate::common::TestService;
+use crate::db::TestService;
 
 // ------------------------------------------------------------------ log capture
 

@@ -2,8 +2,6 @@
 //! file, or a PostgreSQL database with a random name when `DATABASE_URL` points at a
 //! PostgreSQL server), real migrations, and a service with a random master key.
 
-#![allow(dead_code, unreachable_pub)]
-
 use std::sync::Arc;
 
 use base64::Engine;
