@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The dependency direction of ARCHITECTURE §1, checked with `cargo tree` (normal and build
-# dependencies, default features unless the line says otherwise). Each line: a crate, the
+# The dependency direction of ARCHITECTURE §1 (core <- crypto, access <- store <- audit <-
+# api <- lifecycle <- bins), checked with `cargo tree` (normal and build dependencies,
+# default features unless the line says otherwise). Each line: a crate, the
 # cargo flags it is checked with, and the crates its tree must not contain. Exits 1 naming
 # every crate that pulls in one it must not.
 set -euo pipefail
@@ -14,11 +15,13 @@ checks=(
   "secret-core         |                          | $io"
   "secret-crypto       |                          | $io"
   "secret-access       |                          | $io"
+  "secret-store        |                          | secret-audit|secret-api|secret-lifecycle|$http"
   "secret-lifecycle    |                          | $http"
-  "secret-startup      |                          | $http"
-  "secret-scheduler    |                          | $http"
-  # A module embedding SecretService gets no HTTP framework.
-  "secret-api          | --no-default-features    | $http"
+  "secret-startup      |                          | secret-api|secret-lifecycle|$http"
+  "secret-scheduler    |                          | secret-server|$http"
+  # A module embedding SecretService gets no HTTP framework; the jobs sit on top of it.
+  "secret-api          | --no-default-features    | secret-lifecycle|secret-startup|$http"
+  "secret-api          |                          | secret-lifecycle|secret-startup"
 )
 
 failed=0

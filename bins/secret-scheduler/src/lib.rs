@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser};
 use secret_api::SecretService;
-use secret_api::lifecycle::{JobReport, LifecycleConfig};
 use secret_core::SystemClock;
+use secret_lifecycle::jobs::{JobReport, LifecycleConfig, LifecycleJobs};
 use secret_lifecycle::notification::{
     FanoutNotifier, LogNotifier, Notifier, WebhookConfig, WebhookNotifier,
 };
@@ -335,11 +335,7 @@ impl Scheduler {
             Job::Expiry => {
                 let a = s.run_expiry_notices(self.notifier.as_ref()).await?;
                 let b = s.run_expirations(self.notifier.as_ref()).await?;
-                Ok(JobReport {
-                    examined: a.examined + b.examined,
-                    acted: a.acted + b.acted,
-                    failed: a.failed + b.failed,
-                })
+                Ok(a.plus(b))
             }
             Job::Rotation => {
                 s.run_rotations(&self.handlers, self.notifier.as_ref(), &self.config)

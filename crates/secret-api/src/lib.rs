@@ -21,13 +21,14 @@ mod compliance;
 mod config;
 #[cfg(feature = "http")]
 pub mod http;
-pub mod lifecycle;
 mod service;
 
 pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::{
-    KeyOperator, KeyStatusReport, REENCRYPT_BATCH, RefusalSummary, SecretService, VaultHealthReport,
+    ExpiryNotice, JOB_PAGE, JobReport, KeyOperator, KeyStatusReport, NoticeKind, PruneReport,
+    REENCRYPT_BATCH, RefusalSummary, SCHEDULER_ACTOR, SecretService, StagedRotation,
+    VaultHealthReport,
 };
 
 pub use secret_audit::VerifyError;
@@ -43,4 +44,4 @@ pub use secret_core::{
     SecretContext, SecretError, SecretScope, SecretType, SecretValue, TeamMembership, TeamRole,
 };
 pub use secret_crypto::MasterKeyMaterial;
-pub use secret_store::{DbConfig, DbKind, KeyInfo, ReencryptProgress};
+pub use secret_store::{DbConfig, DbKind, JobScan, KeyInfo, ReencryptProgress};

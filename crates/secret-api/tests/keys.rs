@@ -195,6 +195,7 @@ async fn master_key_rotation_rewraps_data_keys_only() {
 #[tokio::test]
 async fn the_key_job_resumes_an_unfinished_reencryption_and_retires_the_old_key() {
     let t = TestService::new().await;
+    let job = KeyOperator::scheduler(secret_api::SCHEDULER_ACTOR);
     for i in 0..3 {
         t.service
             .create_secret(
@@ -215,8 +216,9 @@ async fn the_key_job_resumes_an_unfinished_reencryption_and_retires_the_old_key(
         .await
         .unwrap()
         .len();
-    let idle = t.service.run_key_maintenance().await.unwrap();
-    assert_eq!((idle.examined, idle.acted), (0, 0));
+    let idle = t.service.resume_reencryption(&job, 20).await.unwrap();
+    assert_eq!((idle.reencrypted, idle.remaining), (0, 0));
+    assert!(idle.retired.is_empty());
     assert_eq!(
         t.service
             .audit_records_after(0, 10_000)
@@ -233,12 +235,9 @@ async fn the_key_job_resumes_an_unfinished_reencryption_and_retires_the_old_key(
     let part = t.service.reencrypt(&ops, 1, Some(1)).await.unwrap();
     assert_eq!((part.reencrypted, part.remaining), (2, 4));
 
-    let run = t.service.run_key_maintenance().await.unwrap();
-    assert_eq!(
-        (run.examined, run.acted),
-        (4, 5),
-        "4 values moved, 1 key retired"
-    );
+    let run = t.service.resume_reencryption(&job, 20).await.unwrap();
+    assert_eq!((run.reencrypted, run.remaining), (4, 0));
+    assert_eq!(run.retired, vec![old.clone()]);
     let status = t.service.key_status().await.unwrap();
     assert_eq!(status.reencryption_remaining, 0);
     assert_eq!(
@@ -259,7 +258,8 @@ async fn the_key_job_resumes_an_unfinished_reencryption_and_retires_the_old_key(
         ]
     );
     // The retired key keeps its material: only an operator destroys it.
-    assert_eq!(t.service.run_key_maintenance().await.unwrap().acted, 0);
+    let again = t.service.resume_reencryption(&job, 20).await.unwrap();
+    assert_eq!((again.reencrypted, again.retired.len()), (0, 0));
     assert_eq!(
         t.service.destroy_retired_keys(&ops).await.unwrap(),
         vec![old]

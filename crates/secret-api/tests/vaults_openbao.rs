@@ -310,7 +310,7 @@ async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_recovers() {
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let report =
         s.t.service
-            .run_reconcile(Duration::minutes(10))
+            .reconcile_pending_writes(Duration::minutes(10))
             .await
             .unwrap();
     assert_eq!((report.examined, report.acted, report.failed), (2, 2, 0));
@@ -413,11 +413,15 @@ async fn writes_interrupted_between_the_vault_and_the_database_are_reconciled() 
     .expect(409, "CONFLICT");
 
     // A write still in flight (within the grace period) is left alone.
-    let report = s.t.service.run_reconcile(Duration::hours(2)).await.unwrap();
+    let report =
+        s.t.service
+            .reconcile_pending_writes(Duration::hours(2))
+            .await
+            .unwrap();
     assert_eq!(report.examined, 0);
     let report =
         s.t.service
-            .run_reconcile(Duration::minutes(10))
+            .reconcile_pending_writes(Duration::minutes(10))
             .await
             .unwrap();
     assert_eq!((report.examined, report.acted, report.failed), (2, 2, 0));

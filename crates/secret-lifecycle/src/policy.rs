@@ -75,18 +75,32 @@ pub struct RetentionPlan {
     pub delete: Vec<i64>,
 }
 
+/// How many versions retention keeps and how long it waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetentionRule {
+    /// The newest versions kept (at least 1).
+    pub keep: u32,
+    /// Versions created this recently are never deleted.
+    pub rollback_grace: Duration,
+    /// A replaced version becomes inactive once its successor is this old.
+    pub inactive_after: Duration,
+}
+
 /// Retention of a secret whose versions are `versions` and current version `current`:
-/// keep the newest `keep` versions; delete older ones unless created within
-/// `rollback_grace` of `now`; never touch the current version. A non-current version is
-/// marked inactive once its successor is older than `inactive_after`.
+/// keep the newest `rule.keep` versions; delete older ones unless created within
+/// `rule.rollback_grace` of `now`; never touch the current version. A non-current version
+/// is marked inactive once its successor is older than `rule.inactive_after`.
 pub fn retention_plan(
     versions: &[VersionAge],
     current: i64,
-    keep: u32,
+    rule: &RetentionRule,
     now: DateTime<Utc>,
-    rollback_grace: Duration,
-    inactive_after: Duration,
 ) -> RetentionPlan {
+    let RetentionRule {
+        keep,
+        rollback_grace,
+        inactive_after,
+    } = *rule;
     let mut sorted: Vec<VersionAge> = versions.to_vec();
     sorted.sort_by_key(|v| std::cmp::Reverse(v.version));
     let mut plan = RetentionPlan::default();
@@ -179,6 +193,14 @@ mod tests {
         assert_eq!(rotation_retry_delay(0), Duration::minutes(15));
     }
 
+    fn rule(keep: u32, rollback_grace_days: i64, inactive_after_days: i64) -> RetentionRule {
+        RetentionRule {
+            keep,
+            rollback_grace: Duration::days(rollback_grace_days),
+            inactive_after: Duration::days(inactive_after_days),
+        }
+    }
+
     fn v(version: i64, day: i64) -> VersionAge {
         VersionAge {
             version,
@@ -191,39 +213,18 @@ mod tests {
     fn retention_keeps_the_newest_and_the_current_and_recent_ones() {
         let versions: Vec<VersionAge> = (1..=12).map(|n| v(n, n)).collect();
         // Keep 10 of 12 at day 40 (grace 7 days): versions 1 and 2 go.
-        let p = retention_plan(
-            &versions,
-            12,
-            10,
-            t(40),
-            Duration::days(7),
-            Duration::days(1),
-        );
+        let p = retention_plan(&versions, 12, &rule(10, 7, 1), t(40));
         assert_eq!(p.delete, vec![1, 2]);
         assert_eq!(p.deactivate, (3..=11).collect::<Vec<_>>());
         // Within the rollback grace nothing is deleted.
-        let p = retention_plan(
-            &versions,
-            12,
-            10,
-            t(8),
-            Duration::days(7),
-            Duration::days(1),
-        );
+        let p = retention_plan(&versions, 12, &rule(10, 7, 1), t(8));
         assert_eq!(p.delete, vec![] as Vec<i64>);
         // After a rollback the current version may be old: it is never deleted.
-        let p = retention_plan(&versions, 1, 3, t(40), Duration::days(7), Duration::days(1));
+        let p = retention_plan(&versions, 1, &rule(3, 7, 1), t(40));
         assert!(!p.delete.contains(&1) && !p.deactivate.contains(&1));
         assert_eq!(p.delete, (2..=9).collect::<Vec<_>>());
         // The version just replaced stays active through the grace period.
-        let p = retention_plan(
-            &versions,
-            12,
-            10,
-            t(12),
-            Duration::days(7),
-            Duration::days(1),
-        );
+        let p = retention_plan(&versions, 12, &rule(10, 7, 1), t(12));
         assert!(!p.deactivate.contains(&11));
     }
 }

@@ -20,13 +20,17 @@
 //!   value reads with their usage rows, and the `audited` wrappers every operation runs in;
 //! - the operations: `create`, `read` (values, metadata, listings, the read cache and the
 //!   masked display), `write` (metadata, new values, rotation), `versions` (rollback),
-//!   `deletion` (soft delete, restore, purge), `grants` and `keys` (key management).
+//!   `deletion` (soft delete, restore, purge), `grants`, `vaults` and `keys` (key
+//!   management);
+//! - the scheduler's steps: `jobs` (scans, expiry notices, expiry, retention, purge,
+//!   expired grants), `rotation` (automatic rotation around the handler) and `reconcile`
+//!   (pending writes to external vaults); `secret-lifecycle` runs them as jobs.
 //!
 //! A public operation checks the caller's context, names the audit event its failure is
 //! recorded under, and runs a private `*_op` through `audited`; on an existing secret the
 //! `*_op` locks its row, checks, writes, appends its audit record and commits in one
-//! transaction, then invalidates the read cache. The lifecycle jobs (`crate::lifecycle`) and compliance
-//! reports (`crate::compliance`) add further `impl SecretService` blocks of their own.
+//! transaction, then invalidates the read cache. Compliance reports (`crate::compliance`)
+//! add a further `impl SecretService` block of their own.
 
 mod audit;
 mod check;
@@ -34,8 +38,11 @@ mod commit;
 mod create;
 mod deletion;
 mod grants;
+mod jobs;
 mod keys;
 mod read;
+mod reconcile;
+mod rotation;
 mod vaults;
 mod versions;
 mod write;
@@ -60,7 +67,9 @@ pub use audit::RefusalSummary;
 use check::enforce;
 pub(crate) use check::{CheckedValue, check_value};
 pub(crate) use commit::VersionNote;
+pub use jobs::{ExpiryNotice, JOB_PAGE, JobReport, NoticeKind, PruneReport, SCHEDULER_ACTOR};
 pub use keys::{KeyOperator, KeyStatusReport, REENCRYPT_BATCH};
+pub use rotation::StagedRotation;
 pub use vaults::VaultHealthReport;
 
 type Result<T> = std::result::Result<T, SecretError>;
@@ -154,7 +163,8 @@ impl SecretService {
         Ok(self.inner.repo.database().clone().close().await?)
     }
 
-    pub(crate) fn now(&self) -> DateTime<Utc> {
+    /// The time on the service's clock (the scheduler's jobs plan with it).
+    pub fn now(&self) -> DateTime<Utc> {
         self.inner.clock.now()
     }
 

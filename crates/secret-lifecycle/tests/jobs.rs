@@ -11,7 +11,6 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::Duration;
-use secret_api::lifecycle::LifecycleConfig;
 use secret_api::{
     CreateSecretParams, ErrorCode, GrantAccessParams, SecretScope, SecretValue, UpdateValueParams,
 };
@@ -19,6 +18,7 @@ use secret_core::model::LifecycleSettings;
 use secret_core::{
     ActorType, AuditOutcome, GranteeType, RotationStrategy, SecretAuditEventType as E, SecretError,
 };
+use secret_lifecycle::jobs::{LifecycleConfig, LifecycleJobs};
 use secret_lifecycle::notification::{Notification, NotificationKind, Notifier, NotifyError};
 use secret_lifecycle::rotation::{
     HandlerRegistry, RandomConfig, RandomHandler, RotationHandler, RotationSubject,
@@ -593,7 +593,7 @@ async fn expired_grants_are_removed_and_recorded() {
 async fn jobs_walk_past_the_first_page() {
     let (t, clock) = TestService::with_manual_clock().await;
     let inbox = Inbox::default();
-    let n = secret_store::lifecycle::PAGE + 7;
+    let n = secret_api::JOB_PAGE + 7;
     for i in 0..n {
         let mut p = CreateSecretParams::new(
             format!("MANY_{i:04}"),
@@ -694,4 +694,32 @@ async fn automatic_rotation_reaches_an_external_vault_and_a_failed_test_step_lea
             .await,
         0
     );
+}
+
+#[tokio::test]
+async fn the_key_job_reports_the_values_it_moved_and_the_key_it_retired() {
+    let t = TestService::new().await;
+    t.service
+        .create_secret(
+            CreateSecretParams::new(
+                "KEY_JOB",
+                SecretScope::Organization,
+                api_key("sk-keyjob-0123456789"),
+            ),
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    let idle = t.service.run_key_maintenance().await.unwrap();
+    assert_eq!(idle, secret_lifecycle::jobs::JobReport::default());
+    t.service
+        .rotate_data_key(&secret_api::KeyOperator::system("ops"))
+        .await
+        .unwrap();
+    // The version and its masked display move; the old key is retired.
+    let run = t.service.run_key_maintenance().await.unwrap();
+    assert_eq!((run.examined, run.acted, run.failed), (2, 3, 0));
+    let retired = audit_rows(&t, E::KeyRetired).await;
+    assert_eq!(retired.len(), 1);
+    assert_eq!(retired[0].entry.actor_type, ActorType::Scheduler);
 }

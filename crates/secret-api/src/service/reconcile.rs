@@ -12,19 +12,17 @@
 
 use chrono::Duration;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretValue;
 use secret_core::model::SecretMetadata;
-use secret_core::{SecretError, SecretValue};
 use secret_store::{PendingWrite, StorageBackend, ValueTarget};
 
-use super::{JobReport, scheduler_ctx, scheduler_event};
-use crate::SecretService;
-use crate::service::{VersionNote, check_value};
-
-type Result<T> = std::result::Result<T, SecretError>;
+use super::jobs::{JobReport, scheduler_ctx, scheduler_event};
+use super::{Result, SecretService, VersionNote, check_value};
 
 impl SecretService {
-    /// Settles pending writes older than `grace`; see the module documentation.
-    pub async fn run_reconcile(&self, grace: Duration) -> Result<JobReport> {
+    /// Settles pending writes older than `grace` (the scheduler's `reconcile` job); see
+    /// the module documentation.
+    pub async fn reconcile_pending_writes(&self, grace: Duration) -> Result<JobReport> {
         let mut report = JobReport::default();
         let stale = self.inner.repo.stale_writes(self.now() - grace).await?;
         for pending in stale {

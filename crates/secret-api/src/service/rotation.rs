@@ -1,0 +1,306 @@
+//! The steps of automatic rotation (§8.2) that touch storage, for the scheduler's rotation
+//! job (`secret-lifecycle`), which runs the rotation handler between them:
+//!
+//! claim ([`SecretService::claim_rotation`], a lease on the secret's row) → the current
+//! value ([`SecretService::rotation_value`]) → the handler's `rotate` → stage
+//! ([`SecretService::stage_rotation`]: validate, then store as the pending version, on an
+//! external vault after recording a pending write) → the handler's `test` → complete
+//! ([`SecretService::complete_rotation`]: in one transaction, lock the row, check that the
+//! secret has not moved on, write the version, advance the pointer, clear the claim,
+//! audit SECRET_ROTATED). A failure at any step leaves the current version untouched:
+//! [`SecretService::abandon_rotation`] drops what was staged and
+//! [`SecretService::record_rotation_failure`] records it (outcome FAILURE,
+//! `rotationFailures`, `lastRotationError`, the retry time).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use secret_core::model::SecretMetadata;
+use secret_core::{SecretAuditEventType as E, SecretError, SecretValue};
+use secret_store::{NewVersion, PendingOperation, StorageBackend, StoredValue, ValueTarget};
+
+use super::jobs::{SCHEDULER_ACTOR, scheduler_ctx, scheduler_event};
+use super::{CheckedValue, Result, SecretService, check_value};
+
+/// A new value stored as a secret's pending version, not yet current.
+pub struct StagedRotation {
+    meta: SecretMetadata,
+    version: i64,
+    checked: CheckedValue,
+    stored: StoredValue,
+    external: bool,
+    backend: Arc<dyn StorageBackend>,
+}
+
+impl std::fmt::Debug for StagedRotation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StagedRotation")
+            .field("secret_id", &self.meta.id)
+            .field("version", &self.version)
+            .field("external", &self.external)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StagedRotation {
+    /// The version it becomes.
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// The new value (for the handler's test step).
+    pub fn value(&self) -> &SecretValue {
+        &self.checked.value
+    }
+}
+
+impl SecretService {
+    /// Claims `id` for rotation until `lease` from now; false when another scheduler
+    /// holds an unexpired claim or the secret is no longer due.
+    pub async fn claim_rotation(&self, id: &str, lease: Duration) -> Result<bool> {
+        let now = self.now();
+        Ok(self.inner.repo.claim_rotation(id, now, now + lease).await?)
+    }
+
+    /// The current value of a claimed secret, for its rotation handler.
+    pub async fn rotation_value(&self, meta: &SecretMetadata) -> Result<SecretValue> {
+        let current = self
+            .inner
+            .repo
+            .find_version(&meta.id, meta.current_version)
+            .await?
+            .ok_or_else(|| SecretError::VersionNotFound {
+                id: meta.id.clone(),
+                version: meta.current_version,
+            })?;
+        self.retrieve(meta, meta.current_version, &current.stored)
+            .await
+    }
+
+    /// Validates `new` as `meta`'s type and stores it as the next, pending version. On an
+    /// external vault a pending write is recorded first (ARCHITECTURE §7): if this process
+    /// stops after the vault took it, reconciliation adopts it, so a value the handler may
+    /// already have applied is never lost.
+    pub async fn stage_rotation(
+        &self,
+        meta: &SecretMetadata,
+        new: SecretValue,
+    ) -> Result<StagedRotation> {
+        let now = self.now();
+        let checked = check_value(meta.secret_type, new, now)?;
+        let backend = self.backend(meta).await?;
+        let version = meta.current_version + 1;
+        let current = self
+            .inner
+            .repo
+            .find_version(&meta.id, meta.current_version)
+            .await?
+            .ok_or_else(|| SecretError::VersionNotFound {
+                id: meta.id.clone(),
+                version: meta.current_version,
+            })?;
+        let external = !backend.keeps_values_in_database();
+        if external {
+            let mut tx = self.begin().await?;
+            tx.stage_write(
+                &meta.id,
+                version,
+                &meta.vault_id,
+                PendingOperation::Update,
+                SCHEDULER_ACTOR,
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+        }
+        let stored = match backend
+            .store_value(
+                ValueTarget {
+                    secret_id: &meta.id,
+                    secret_name: &meta.name,
+                    version,
+                },
+                &checked.value,
+                Some(&current.stored),
+            )
+            .await
+        {
+            Ok(stored) => stored,
+            Err(err) => {
+                if external {
+                    self.abandon_unanswered(
+                        &meta.id,
+                        version,
+                        Some(&current.stored),
+                        backend.as_ref(),
+                    )
+                    .await;
+                }
+                return Err(err.into());
+            }
+        };
+        if !external {
+            self.inner
+                .repo
+                .put_pending(&meta.id, version, &stored, now)
+                .await?;
+        }
+        Ok(StagedRotation {
+            meta: meta.clone(),
+            version,
+            checked,
+            stored,
+            external,
+            backend,
+        })
+    }
+
+    /// Drops a staged version that will not become current (its test failed): an
+    /// external vault's copy is removed and its pending write settled; the local pending
+    /// version goes with [`SecretService::record_rotation_failure`].
+    pub async fn abandon_rotation(&self, staged: StagedRotation) {
+        if staged.external {
+            self.abandon_write(
+                &staged.meta.id,
+                staged.version,
+                Some(staged.stored),
+                staged.backend.as_ref(),
+            )
+            .await;
+        }
+    }
+
+    /// Makes the staged version current, if the secret has not moved on since it was
+    /// staged, with a SECRET_ROTATED record naming `handler`; returns the new value (for
+    /// the handler's follow-up). On failure the staged version is abandoned.
+    pub async fn complete_rotation(
+        &self,
+        staged: StagedRotation,
+        handler: &str,
+    ) -> Result<SecretValue> {
+        let external_stored = staged.external.then(|| staged.stored.clone());
+        match self
+            .promote(
+                &staged.meta,
+                staged.version,
+                &staged.checked,
+                handler,
+                external_stored,
+            )
+            .await
+        {
+            Ok(()) => Ok(staged.checked.value),
+            Err(err) => {
+                self.abandon_rotation(staged).await;
+                Err(err)
+            }
+        }
+    }
+
+    async fn promote(
+        &self,
+        meta: &SecretMetadata,
+        version: i64,
+        checked: &CheckedValue,
+        handler: &str,
+        external_stored: Option<StoredValue>,
+    ) -> Result<()> {
+        let now = self.now();
+        let ctx = scheduler_ctx();
+        let mut tx = self.begin().await?;
+        let rec = tx
+            .lock_secret(&meta.id)
+            .await?
+            .ok_or_else(|| SecretError::RotationFailed {
+                reason: "the secret was deleted during rotation".to_string(),
+            })?;
+        let current = rec.metadata;
+        if current.is_deleted() || current.current_version + 1 != version {
+            return Err(SecretError::RotationFailed {
+                reason: "the secret changed during rotation".to_string(),
+            });
+        }
+        let (pending_version, stored) = match external_stored {
+            Some(stored) => {
+                if !tx.finish_write(&meta.id, version).await? {
+                    return Err(SecretError::RotationFailed {
+                        reason: "the pending write is missing".to_string(),
+                    });
+                }
+                (version, stored)
+            }
+            None => {
+                tx.take_pending(&meta.id)
+                    .await?
+                    .ok_or_else(|| SecretError::RotationFailed {
+                        reason: "the pending version is missing".to_string(),
+                    })?
+            }
+        };
+        if pending_version != version {
+            return Err(SecretError::RotationFailed {
+                reason: "the pending version does not match".to_string(),
+            });
+        }
+        self.advance(&mut tx, &current, checked, true, now, &ctx)
+            .await?;
+        tx.insert_version(NewVersion {
+            secret_id: &meta.id,
+            version,
+            stored,
+            change_reason: Some("Automatic rotation".to_string()),
+            created_by_id: SCHEDULER_ACTOR,
+            now,
+        })
+        .await?;
+        tx.finish_rotation(&meta.id, None).await?;
+        let rotated = tx
+            .find(&meta.id)
+            .await?
+            .map(|r| r.metadata)
+            .unwrap_or(current);
+        tx.append_audit(&[self.entry(
+            scheduler_event(E::SecretRotated)
+                .on(&rotated)
+                .detail("version", version)
+                .detail("handler", handler)
+                .detail("changeReason", "Automatic rotation"),
+            &ctx,
+        )])
+        .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(&meta.id);
+        tracing::info!(secret_id = %meta.id, version, handler, "secret rotated automatically");
+        Ok(())
+    }
+
+    /// Records a failed automatic rotation of `meta`: drops a local pending version,
+    /// releases the claim with `rotationFailures` + 1, `lastRotationError` and the next
+    /// attempt at `retry_at`, and writes SECRET_ROTATED with outcome FAILURE. Returns the
+    /// recorded reason (the error's message, never a value).
+    pub async fn record_rotation_failure(
+        &self,
+        meta: &SecretMetadata,
+        err: &SecretError,
+        retry_at: DateTime<Utc>,
+    ) -> Result<String> {
+        let reason = secret_audit::error_message(err);
+        self.inner.repo.drop_pending(&meta.id).await?;
+        let mut tx = self.begin().await?;
+        tx.finish_rotation(&meta.id, Some((&reason, retry_at)))
+            .await?;
+        tx.append_audit(&[self.entry(
+            scheduler_event(E::SecretRotated)
+                .on(meta)
+                .detail("handler", meta.lifecycle.rotation_handler.clone())
+                .detail("retryAt", retry_at.to_rfc3339())
+                .failed(err),
+            &scheduler_ctx(),
+        )])
+        .await?;
+        tx.commit().await?;
+        self.inner.cache.invalidate(&meta.id);
+        tracing::warn!(secret_id = %meta.id, error = %reason, retry_at = %retry_at, "automatic rotation failed");
+        Ok(reason)
+    }
+}
