@@ -11,7 +11,7 @@ use secret_access::{
 use secret_core::model::AccessGrant;
 use secret_core::{GranteeType, OrgRole, Principal, ProjectRole, SecretScope, TeamRole};
 
-use common::{grant, now, secret};
+use common::{Owners, grant, now, secret};
 
 /// A small deterministic pseudo-random generator (xorshift64*), so failures reproduce.
 struct Rng(u64);
@@ -121,10 +121,12 @@ fn is_visible_agrees_with_decide_for_generated_cases() {
         let s = secret(
             "sec-1",
             scope,
-            rng.maybe(ORGS),
-            rng.maybe(TEAMS),
-            rng.maybe(PROJECTS),
-            rng.maybe(USERS),
+            Owners {
+                org: rng.maybe(ORGS),
+                team: rng.maybe(TEAMS),
+                project: rng.maybe(PROJECTS),
+                user: rng.maybe(USERS),
+            },
         );
         let grants = grants_for(&mut rng, &s.id);
         let decided = decide(&p, Action::ViewMetadata, &s, &grants, now()) != Decision::Invisible;

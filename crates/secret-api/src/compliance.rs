@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use secret_access::{audit_org_filter, can_read_audit};
-use secret_audit::report::{AccessReport, ComplianceReport, Period, ReportGrant, ReportSecret};
+use secret_audit::report::{
+    AccessReport, ComplianceReport, Period, ReportGrant, ReportInput, ReportSecret,
+};
 use secret_core::audit::AuditRecord;
 use secret_core::model::{AuditLogsParams, Page};
 use secret_core::{SecretContext, SecretError, SecretScope};
@@ -174,12 +176,14 @@ impl SecretService {
         }
         access.unique_users = users.len() as u64;
         Ok(ComplianceReport::build(
-            organization,
-            Period { start, end },
+            ReportInput {
+                organization_id: organization,
+                period: Period { start, end },
+                secrets: &secrets,
+                grants: &grants,
+                access,
+            },
             self.now(),
-            &secrets,
-            &grants,
-            access,
         ))
     }
 }

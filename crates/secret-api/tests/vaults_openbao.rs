@@ -351,14 +351,14 @@ async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_recovers() {
 async fn leave_pending(s: &Server, id: &str, version: i64, vault: &str, op: PendingOperation) {
     let repo = SecretRepository::new(s.t.db.connect().await);
     let mut tx = repo.begin().await.unwrap();
-    tx.stage_write(
-        id,
+    tx.stage_write(&secret_store::StagedWrite {
+        secret_id: id,
         version,
-        vault,
-        op,
-        "user-1",
-        Utc::now() - Duration::hours(1),
-    )
+        vault_id: vault,
+        operation: op,
+        actor_id: "user-1",
+        now: Utc::now() - Duration::hours(1),
+    })
     .await
     .unwrap();
     tx.commit().await.unwrap();

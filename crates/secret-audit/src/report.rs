@@ -196,17 +196,29 @@ pub struct ComplianceReport {
     pub findings: Vec<Finding>,
 }
 
+/// What a report is built from: the organization (none: platform-wide), the period, the
+/// secrets in scope (soft-deleted ones included), the grants on them and the access
+/// figures.
+#[derive(Debug, Clone)]
+pub struct ReportInput<'a> {
+    pub organization_id: Option<String>,
+    pub period: Period,
+    pub secrets: &'a [ReportSecret],
+    pub grants: &'a [ReportGrant],
+    pub access: AccessReport,
+}
+
 impl ComplianceReport {
     /// Builds the report from the secrets in scope (soft-deleted ones included), the grants
     /// on them and the access figures, as of `now`.
-    pub fn build(
-        organization_id: Option<String>,
-        period: Period,
-        now: DateTime<Utc>,
-        secrets: &[ReportSecret],
-        grants: &[ReportGrant],
-        access: AccessReport,
-    ) -> ComplianceReport {
+    pub fn build(input: ReportInput<'_>, now: DateTime<Utc>) -> ComplianceReport {
+        let ReportInput {
+            organization_id,
+            period,
+            secrets,
+            grants,
+            access,
+        } = input;
         ComplianceReport {
             generated_at: now,
             period,

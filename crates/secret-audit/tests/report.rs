@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use lopdf::{Document, LoadOptions, Object};
 use secret_audit::pdf::render_pdf;
 use secret_audit::report::{
-    AccessReport, ComplianceReport, Period, ReportGrant, ReportSecret, Severity,
+    AccessReport, ComplianceReport, Period, ReportGrant, ReportInput, ReportSecret, Severity,
 };
 use secret_core::{GranteeType, SecretScope, SecretType};
 use serde_json::json;
@@ -158,12 +158,14 @@ fn access() -> AccessReport {
 fn prepared_report() -> ComplianceReport {
     let (secrets, grants) = data_set();
     ComplianceReport::build(
-        Some("org-acme".to_owned()),
-        period(),
+        ReportInput {
+            organization_id: Some("org-acme".to_owned()),
+            period: period(),
+            secrets: &secrets,
+            grants: &grants,
+            access: access(),
+        },
         now(),
-        &secrets,
-        &grants,
-        access(),
     )
 }
 
@@ -389,12 +391,14 @@ fn long_report_flows_onto_numbered_pages_with_every_id() {
         })
         .collect();
     let report = ComplianceReport::build(
-        None,
-        period(),
+        ReportInput {
+            organization_id: None,
+            period: period(),
+            secrets: &secrets,
+            grants: &[],
+            access: AccessReport::default(),
+        },
         now(),
-        &secrets,
-        &[],
-        AccessReport::default(),
     );
     assert_eq!(report.findings.len(), 1);
     assert_eq!(report.findings[0].severity, Severity::Medium);
@@ -422,12 +426,14 @@ fn long_report_flows_onto_numbered_pages_with_every_id() {
 #[test]
 fn report_without_findings_says_so() {
     let report = ComplianceReport::build(
-        Some("org-empty".to_owned()),
-        period(),
+        ReportInput {
+            organization_id: Some("org-empty".to_owned()),
+            period: period(),
+            secrets: &[secret("sec-fine")],
+            grants: &[],
+            access: AccessReport::default(),
+        },
         now(),
-        &[secret("sec-fine")],
-        &[],
-        AccessReport::default(),
     );
     let text = normalized(&pdf_pages_text(&render_pdf(&report)).concat());
     assert!(text.contains("Total secrets: 1"));
@@ -437,12 +443,14 @@ fn report_without_findings_says_so() {
 #[test]
 fn text_outside_win_ansi_is_replaced_not_dropped() {
     let report = ComplianceReport::build(
-        Some("Zürich ✓ (main)".to_owned()),
-        period(),
+        ReportInput {
+            organization_id: Some("Zürich ✓ (main)".to_owned()),
+            period: period(),
+            secrets: &[],
+            grants: &[],
+            access: AccessReport::default(),
+        },
         now(),
-        &[],
-        &[],
-        AccessReport::default(),
     );
     let text = normalized(&pdf_pages_text(&render_pdf(&report)).concat());
     assert!(text.contains("Organization: Zürich ? (main)"), "{text}");

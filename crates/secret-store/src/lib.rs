@@ -28,9 +28,10 @@ pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};
 pub use joblock::JobLock;
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
-pub use lifecycle::JobScan;
+pub use lifecycle::{JobScan, Notice};
 pub use secrets::{
     MetadataChange, NewSecret, NewVersion, PendingOperation, PendingWrite, SecretFilter,
-    SecretRecord, SecretRepository, VersionAdvance, VersionRecord, WriteTx,
+    SecretRecord, SecretRepository, SoftDeletion, StagedWrite, VersionAdvance, VersionRecord,
+    WriteTx,
 };
 pub use vaults::{NewVault, VaultChange, VaultRecord, VaultRepository, VaultVisibility};

@@ -310,16 +310,31 @@ impl SecretRepository {
     }
 }
 
+/// A notice sent once per secret, kind, window and due date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notice<'a> {
+    pub secret_id: &'a str,
+    /// `EXPIRY` or `ROTATION_DUE`.
+    pub kind: &'a str,
+    /// Days before the due date (0 for a reminder).
+    pub window_days: i32,
+    pub due_at: DateTime<Utc>,
+}
+
 impl WriteTx {
-    /// Records that a notice was sent: true if it is new, false if it was already sent.
+    /// Records that `notice` was sent at `now`: true if it is new, false if it was already
+    /// sent.
     pub async fn record_notice(
         &mut self,
-        secret_id: &str,
-        kind: &str,
-        window_days: i32,
-        due_at: DateTime<Utc>,
+        notice: &Notice<'_>,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
+        let Notice {
+            secret_id,
+            kind,
+            window_days,
+            due_at,
+        } = *notice;
         let exists = notices::Entity::find_by_id((
             secret_id.to_string(),
             kind.to_string(),

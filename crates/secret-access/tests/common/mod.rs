@@ -14,15 +14,23 @@ pub fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap()
 }
 
-/// A secret with the given scope and ids.
-pub fn secret(
-    id: &str,
-    scope: SecretScope,
-    org: Option<&str>,
-    team: Option<&str>,
-    project: Option<&str>,
-    user: Option<&str>,
-) -> SecretMetadata {
+/// The owner ids a test secret names.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Owners<'a> {
+    pub org: Option<&'a str>,
+    pub team: Option<&'a str>,
+    pub project: Option<&'a str>,
+    pub user: Option<&'a str>,
+}
+
+/// A secret with the given scope and owner ids.
+pub fn secret(id: &str, scope: SecretScope, owners: Owners<'_>) -> SecretMetadata {
+    let Owners {
+        org,
+        team,
+        project,
+        user,
+    } = owners;
     SecretMetadata {
         id: id.to_owned(),
         name: format!("{id}-name"),
@@ -65,19 +73,45 @@ pub fn secret(
 /// "team-1"), user "owner".
 pub fn fixture_secret(scope: SecretScope) -> SecretMetadata {
     let id = format!("sec-{}", scope.as_str().to_lowercase());
+    let (org, team) = (Some("org-1"), Some("team-1"));
     match scope {
-        SecretScope::Global => secret(&id, scope, None, None, None, None),
-        SecretScope::Organization => secret(&id, scope, Some("org-1"), None, None, None),
-        SecretScope::Team => secret(&id, scope, Some("org-1"), Some("team-1"), None, None),
+        SecretScope::Global => secret(&id, scope, Owners::default()),
+        SecretScope::Organization => secret(
+            &id,
+            scope,
+            Owners {
+                org,
+                ..Owners::default()
+            },
+        ),
+        SecretScope::Team => secret(
+            &id,
+            scope,
+            Owners {
+                org,
+                team,
+                ..Owners::default()
+            },
+        ),
         SecretScope::Project => secret(
             &id,
             scope,
-            Some("org-1"),
-            Some("team-1"),
-            Some("project-1"),
-            None,
+            Owners {
+                org,
+                team,
+                project: Some("project-1"),
+                user: None,
+            },
         ),
-        SecretScope::User => secret(&id, scope, Some("org-1"), None, None, Some("owner")),
+        SecretScope::User => secret(
+            &id,
+            scope,
+            Owners {
+                org,
+                user: Some("owner"),
+                ..Owners::default()
+            },
+        ),
     }
 }
 

@@ -28,7 +28,7 @@ use secret_store::{
 };
 
 use super::check::{CheckedValue, check_value};
-use super::{Result, SecretService};
+use super::{Result, SecretService, check_expected};
 
 /// How a new version is recorded (its value travels separately, never copied).
 pub(crate) struct VersionNote {
@@ -38,6 +38,34 @@ pub(crate) struct VersionNote {
     pub(crate) rotation: bool,
     /// The audit record of success; `version` is added to its details.
     pub(crate) event: AuditEvent,
+    /// The current version the caller expects (VERSION_CONFLICT otherwise), when given.
+    pub(crate) expected: Option<i64>,
+}
+
+impl VersionNote {
+    /// A new value recorded as `event` (SECRET_ROTATED for a rotation, which then moves
+    /// the rotation dates) with `reason`, which the record carries as `changeReason`.
+    pub(crate) fn new(event: AuditEvent, reason: String, expected: Option<i64>) -> Self {
+        VersionNote {
+            rotation: event.event_type() == secret_core::SecretAuditEventType::SecretRotated,
+            event: event.detail("changeReason", reason.clone()),
+            reason,
+            expected,
+        }
+    }
+}
+
+/// The next version of a secret as a write sees it inside its transaction.
+#[derive(Clone, Copy)]
+pub(crate) struct NextVersion<'a> {
+    /// The secret as locked in the transaction.
+    pub(crate) current: &'a SecretMetadata,
+    /// The new value, checked against the secret's type.
+    pub(crate) checked: &'a CheckedValue,
+    /// Whether this is a rotation (moves `lastRotatedAt` and `nextRotationAt`).
+    pub(crate) rotation: bool,
+    pub(crate) now: DateTime<Utc>,
+    pub(crate) ctx: &'a SecretContext,
 }
 
 impl SecretService {
@@ -46,16 +74,14 @@ impl SecretService {
     pub(super) async fn commit_version(
         &self,
         id: &str,
-        expected: Option<i64>,
         value: SecretValue,
         new: VersionNote,
         ctx: &SecretContext,
     ) -> Result<(SecretMetadata, i64)> {
         let now = self.now();
         let mut tx = self.begin().await?;
-        let current = self
-            .lock_live(&mut tx, id, expected, ctx, Action::Update)
-            .await?;
+        let current = self.lock_live(&mut tx, id, ctx, Action::Update).await?;
+        check_expected(new.expected, current.current_version)?;
         let backend = self.backend(&current).await?;
         let checked = check_value(current.secret_type, value, now)?;
         let version = current.current_version + 1;
@@ -72,21 +98,26 @@ impl SecretService {
             let stored = backend
                 .store_value(target, &checked.value, previous.as_ref())
                 .await?;
-            let meta = self
-                .promote_version(&mut tx, &current, &checked, stored, &new, now, ctx)
-                .await?;
+            let next = NextVersion {
+                current: &current,
+                checked: &checked,
+                rotation: new.rotation,
+                now,
+                ctx,
+            };
+            let meta = self.promote_version(&mut tx, &next, stored, &new).await?;
             tx.commit().await?;
             self.inner.cache.invalidate(id);
             return Ok((meta, version));
         }
-        tx.stage_write(
-            id,
+        tx.stage_write(&secret_store::StagedWrite {
+            secret_id: id,
             version,
-            &current.vault_id,
-            PendingOperation::Update,
-            ctx.user_id(),
+            vault_id: &current.vault_id,
+            operation: PendingOperation::Update,
+            actor_id: ctx.user_id(),
             now,
-        )
+        })
         .await?;
         tx.commit().await?;
         let stored = match backend
@@ -102,22 +133,22 @@ impl SecretService {
         };
         let promoted = async {
             let mut tx = self.begin().await?;
-            let again = self
-                .lock_live(
-                    &mut tx,
-                    id,
-                    Some(current.current_version),
-                    ctx,
-                    Action::Update,
-                )
-                .await?;
+            let again = self.lock_live(&mut tx, id, ctx, Action::Update).await?;
+            check_expected(Some(current.current_version), again.current_version)?;
             if !tx.finish_write(id, version).await? {
                 return Err(SecretError::Conflict {
                     message: "the pending write of this secret was taken over".to_string(),
                 });
             }
+            let next = NextVersion {
+                current: &again,
+                checked: &checked,
+                rotation: new.rotation,
+                now,
+                ctx,
+            };
             let meta = self
-                .promote_version(&mut tx, &again, &checked, stored.clone(), &new, now, ctx)
+                .promote_version(&mut tx, &next, stored.clone(), &new)
                 .await?;
             tx.commit().await?;
             Ok(meta)
@@ -138,34 +169,28 @@ impl SecretService {
 
     /// Inserts the version, advances the secret's pointer and appends the audit record, in
     /// `tx`; returns the secret as it now stands.
-    #[allow(clippy::too_many_arguments)] // the parts of one new version, all needed here
     pub(crate) async fn promote_version(
         &self,
         tx: &mut WriteTx,
-        current: &SecretMetadata,
-        checked: &CheckedValue,
+        next: &NextVersion<'_>,
         stored: StoredValue,
         new: &VersionNote,
-        now: DateTime<Utc>,
-        ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
-        let version = self
-            .advance(tx, current, checked, new.rotation, now, ctx)
-            .await?;
+        let version = self.advance(tx, next).await?;
         tx.insert_version(NewVersion {
-            secret_id: &current.id,
+            secret_id: &next.current.id,
             version,
             stored,
             change_reason: Some(new.reason.clone()),
-            created_by_id: ctx.user_id(),
-            now,
+            created_by_id: next.ctx.user_id(),
+            now: next.now,
         })
         .await?;
         self.audit_in(
             tx,
-            &current.id,
+            &next.current.id,
             new.event.clone().detail("version", version),
-            ctx,
+            next.ctx,
         )
         .await
     }

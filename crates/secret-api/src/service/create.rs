@@ -99,14 +99,14 @@ impl SecretService {
         if external {
             // Step 1 of the external write: record it before the vault sees the value.
             let mut tx = self.begin().await?;
-            tx.stage_write(
-                &id,
-                1,
-                &vault.id,
-                PendingOperation::Create,
-                ctx.user_id(),
+            tx.stage_write(&secret_store::StagedWrite {
+                secret_id: &id,
+                version: 1,
+                vault_id: &vault.id,
+                operation: PendingOperation::Create,
+                actor_id: ctx.user_id(),
                 now,
-            )
+            })
             .await?;
             tx.commit().await?;
         }

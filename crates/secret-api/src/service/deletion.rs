@@ -8,10 +8,10 @@ use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError};
 
-use secret_store::PendingOperation;
+use secret_store::{PendingOperation, SoftDeletion};
 
 use super::check::check_context;
-use super::{Result, SecretService};
+use super::{Result, SecretService, check_expected};
 
 /// How recent an authentication must be for a permanent delete (§14.3).
 const REAUTHENTICATION_WINDOW: Duration = Duration::minutes(5);
@@ -41,15 +41,16 @@ impl SecretService {
     ) -> Result<SecretMetadata> {
         let now = self.now();
         let mut tx = self.begin().await?;
-        let current = self
-            .lock_live(&mut tx, id, expected_version, ctx, Action::Delete)
-            .await?;
+        let current = self.lock_live(&mut tx, id, ctx, Action::Delete).await?;
+        check_expected(expected_version, current.current_version)?;
         tx.soft_delete(
             id,
-            ctx.user_id(),
-            now,
-            now + Duration::days(RECOVERY_PERIOD_DAYS),
-            Some(current.current_version),
+            &SoftDeletion {
+                actor_id: ctx.user_id(),
+                now,
+                recovery_deadline: now + Duration::days(RECOVERY_PERIOD_DAYS),
+                expected_version: Some(current.current_version),
+            },
         )
         .await?;
         let deleted = self
@@ -144,28 +145,22 @@ impl SecretService {
         if external {
             // Committed with the deletion: if the vault cannot be reached below, the
             // reconciliation job removes its copies later.
-            tx.stage_write(
-                id,
-                meta.current_version,
-                &meta.vault_id,
-                PendingOperation::Purge,
-                ctx.user_id(),
+            tx.stage_write(&secret_store::StagedWrite {
+                secret_id: id,
+                version: meta.current_version,
+                vault_id: &meta.vault_id,
+                operation: PendingOperation::Purge,
+                actor_id: ctx.user_id(),
                 now,
-            )
+            })
             .await?;
         }
         let versions = tx.delete_permanently(id).await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-        self.purge_from_vault(
-            id,
-            meta.current_version,
-            &stored,
-            backend.as_ref(),
-            external,
-        )
-        .await;
+        self.purge_from_vault(id, meta.current_version, &stored, backend.as_ref())
+            .await;
         tracing::info!(secret_id = %id, "secret permanently deleted");
         Ok(())
     }
@@ -190,8 +185,9 @@ impl SecretService {
         version: i64,
         stored: &[secret_store::StoredValue],
         backend: &dyn secret_store::StorageBackend,
-        external: bool,
     ) {
+        // Only an external vault's purge was recorded as a pending write.
+        let external = !backend.keeps_values_in_database();
         match backend.delete_secret(id, stored).await {
             Ok(()) if external => {
                 if let Err(err) = self.inner.repo.drop_write(id, version).await {

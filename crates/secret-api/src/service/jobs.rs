@@ -121,15 +121,13 @@ impl SecretService {
         let mut fresh = false;
         for window in &notice.windows {
             let window = i32::try_from(*window).unwrap_or(i32::MAX);
-            fresh |= tx
-                .record_notice(
-                    &meta.id,
-                    NoticeKind::Expiry.as_str(),
-                    window,
-                    notice.expires_at,
-                    now,
-                )
-                .await?;
+            let recorded = secret_store::Notice {
+                secret_id: &meta.id,
+                kind: NoticeKind::Expiry.as_str(),
+                window_days: window,
+                due_at: notice.expires_at,
+            };
+            fresh |= tx.record_notice(&recorded, now).await?;
         }
         if !fresh {
             return Ok(false);
@@ -154,16 +152,13 @@ impl SecretService {
             return Ok(false);
         };
         let mut tx = self.begin().await?;
-        if !tx
-            .record_notice(
-                &meta.id,
-                NoticeKind::RotationDue.as_str(),
-                0,
-                due,
-                self.now(),
-            )
-            .await?
-        {
+        let reminder = secret_store::Notice {
+            secret_id: &meta.id,
+            kind: NoticeKind::RotationDue.as_str(),
+            window_days: 0,
+            due_at: due,
+        };
+        if !tx.record_notice(&reminder, self.now()).await? {
             return Ok(false);
         }
         tx.commit().await?;
@@ -304,28 +299,22 @@ impl SecretService {
         let backend = self.backend(&rec.metadata).await?;
         let external = !backend.keeps_values_in_database();
         if external {
-            tx.stage_write(
-                id,
-                rec.metadata.current_version,
-                &rec.metadata.vault_id,
-                secret_store::PendingOperation::Purge,
-                ctx.user_id(),
+            tx.stage_write(&secret_store::StagedWrite {
+                secret_id: id,
+                version: rec.metadata.current_version,
+                vault_id: &rec.metadata.vault_id,
+                operation: secret_store::PendingOperation::Purge,
+                actor_id: ctx.user_id(),
                 now,
-            )
+            })
             .await?;
         }
         let versions = tx.delete_permanently(id).await?;
         tx.commit().await?;
         self.inner.cache.invalidate(id);
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-        self.purge_from_vault(
-            id,
-            rec.metadata.current_version,
-            &stored,
-            backend.as_ref(),
-            external,
-        )
-        .await;
+        self.purge_from_vault(id, rec.metadata.current_version, &stored, backend.as_ref())
+            .await;
         Ok(true)
     }
 

@@ -66,7 +66,7 @@ use crate::config::ServiceConfig;
 pub use audit::RefusalSummary;
 use check::enforce;
 pub(crate) use check::{CheckedValue, check_value};
-pub(crate) use commit::VersionNote;
+pub(crate) use commit::{NextVersion, VersionNote};
 pub use jobs::{ExpiryNotice, JOB_PAGE, JobReport, NoticeKind, PruneReport, SCHEDULER_ACTOR};
 pub use keys::{KeyOperator, KeyStatusReport, REENCRYPT_BATCH};
 pub use rotation::StagedRotation;
@@ -97,7 +97,7 @@ fn not_found(id: &str) -> SecretError {
     SecretError::SecretNotFound { id: id.to_string() }
 }
 
-fn check_expected(expected: Option<i64>, current: i64) -> Result<()> {
+pub(crate) fn check_expected(expected: Option<i64>, current: i64) -> Result<()> {
     match expected {
         Some(e) if e != current => Err(SecretError::VersionConflict {
             expected: e,
@@ -229,13 +229,12 @@ impl SecretService {
         Ok((rec.metadata, grants))
     }
 
-    /// Locks a live (not soft-deleted) secret, checks the caller's permission and the
-    /// expected version.
+    /// Locks a live (not soft-deleted) secret and checks the caller's permission (the
+    /// caller then checks the version it expects with `check_expected`).
     async fn lock_live(
         &self,
         tx: &mut WriteTx,
         id: &str,
-        expected: Option<i64>,
         ctx: &SecretContext,
         action: Action,
     ) -> Result<SecretMetadata> {
@@ -243,7 +242,6 @@ impl SecretService {
         if meta.is_deleted() {
             return Err(not_found(id));
         }
-        check_expected(expected, meta.current_version)?;
         Ok(meta)
     }
 }

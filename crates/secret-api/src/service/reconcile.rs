@@ -17,7 +17,7 @@ use secret_core::model::SecretMetadata;
 use secret_store::{PendingWrite, StorageBackend, ValueTarget};
 
 use super::jobs::{JobReport, scheduler_ctx, scheduler_event};
-use super::{Result, SecretService, VersionNote, check_value};
+use super::{NextVersion, Result, SecretService, VersionNote, check_value};
 
 impl SecretService {
     /// Settles pending writes older than `grace` (the scheduler's `reconcile` job); see
@@ -114,9 +114,16 @@ impl SecretService {
                 .action("RECONCILED")
                 .detail("pendingSince", pending.created_at.to_rfc3339())
                 .detail("requestedBy", pending.created_by_id.clone()),
+            expected: None,
         };
-        self.promote_version(&mut tx, &locked.metadata, &checked, stored, &new, now, &ctx)
-            .await?;
+        let next = NextVersion {
+            current: &locked.metadata,
+            checked: &checked,
+            rotation: false,
+            now,
+            ctx: &ctx,
+        };
+        self.promote_version(&mut tx, &next, stored, &new).await?;
         tx.commit().await?;
         self.inner.cache.invalidate(&meta.id);
         tracing::info!(secret_id = %meta.id, version = pending.version,

@@ -20,7 +20,7 @@ use secret_core::{SecretAuditEventType as E, SecretError, SecretValue};
 use secret_store::{NewVersion, PendingOperation, StorageBackend, StoredValue, ValueTarget};
 
 use super::jobs::{SCHEDULER_ACTOR, scheduler_ctx, scheduler_event};
-use super::{CheckedValue, Result, SecretService, check_value};
+use super::{CheckedValue, NextVersion, Result, SecretService, check_value};
 
 /// A new value stored as a secret's pending version, not yet current.
 pub struct StagedRotation {
@@ -102,14 +102,14 @@ impl SecretService {
         let external = !backend.keeps_values_in_database();
         if external {
             let mut tx = self.begin().await?;
-            tx.stage_write(
-                &meta.id,
+            tx.stage_write(&secret_store::StagedWrite {
+                secret_id: &meta.id,
                 version,
-                &meta.vault_id,
-                PendingOperation::Update,
-                SCHEDULER_ACTOR,
+                vault_id: &meta.vault_id,
+                operation: PendingOperation::Update,
+                actor_id: SCHEDULER_ACTOR,
                 now,
-            )
+            })
             .await?;
             tx.commit().await?;
         }
@@ -178,17 +178,7 @@ impl SecretService {
         staged: StagedRotation,
         handler: &str,
     ) -> Result<SecretValue> {
-        let external_stored = staged.external.then(|| staged.stored.clone());
-        match self
-            .promote(
-                &staged.meta,
-                staged.version,
-                &staged.checked,
-                handler,
-                external_stored,
-            )
-            .await
-        {
+        match self.promote(&staged, handler).await {
             Ok(()) => Ok(staged.checked.value),
             Err(err) => {
                 self.abandon_rotation(staged).await;
@@ -197,14 +187,9 @@ impl SecretService {
         }
     }
 
-    async fn promote(
-        &self,
-        meta: &SecretMetadata,
-        version: i64,
-        checked: &CheckedValue,
-        handler: &str,
-        external_stored: Option<StoredValue>,
-    ) -> Result<()> {
+    async fn promote(&self, staged: &StagedRotation, handler: &str) -> Result<()> {
+        let (meta, version, checked) = (&staged.meta, staged.version, &staged.checked);
+        let external_stored = staged.external.then(|| staged.stored.clone());
         let now = self.now();
         let ctx = scheduler_ctx();
         let mut tx = self.begin().await?;
@@ -242,8 +227,14 @@ impl SecretService {
                 reason: "the pending version does not match".to_string(),
             });
         }
-        self.advance(&mut tx, &current, checked, true, now, &ctx)
-            .await?;
+        let next = NextVersion {
+            current: &current,
+            checked,
+            rotation: true,
+            now,
+            ctx: &ctx,
+        };
+        self.advance(&mut tx, &next).await?;
         tx.insert_version(NewVersion {
             secret_id: &meta.id,
             version,

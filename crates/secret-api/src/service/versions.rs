@@ -30,18 +30,28 @@ impl SecretService {
             .audited(
                 event.clone(),
                 ctx,
-                self.rollback_op(id, to_version, expected_version, event, ctx),
+                self.rollback_op(
+                    id,
+                    to_version,
+                    VersionNote {
+                        reason: format!("Rollback to version {to_version}"),
+                        rotation: false,
+                        event,
+                        expected: expected_version,
+                    },
+                    ctx,
+                ),
             )
             .await?;
         Ok(self.unsealed(meta).await)
     }
 
+    /// Writes version `to_version`'s value as a new version, recorded as `new`.
     async fn rollback_op(
         &self,
         id: &str,
         to_version: i64,
-        expected_version: Option<i64>,
-        event: AuditEvent,
+        new: VersionNote,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
         if to_version < 1 {
@@ -80,14 +90,7 @@ impl SecretService {
                 &target.stored,
             )
             .await?;
-        let new = VersionNote {
-            reason: format!("Rollback to version {to_version}"),
-            rotation: false,
-            event,
-        };
-        let (updated, version) = self
-            .commit_version(id, expected_version, old_value, new, ctx)
-            .await?;
+        let (updated, version) = self.commit_version(id, old_value, new, ctx).await?;
         tracing::info!(secret_id = %id, to_version, version, "secret rolled back");
         Ok(updated)
     }

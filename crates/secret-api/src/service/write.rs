@@ -1,7 +1,7 @@
 //! Writes to a live secret: its metadata, a new value, a rotation; and the steps every
 //! new version shares (`advance`, `audit_in`; the write itself is `commit`'s).
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::Duration;
 use secret_access::Action;
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
@@ -12,9 +12,9 @@ use secret_core::name::{
 use secret_core::{SecretContext, SecretError, SecretValue};
 use secret_store::{MetadataChange, VersionAdvance, WriteTx};
 
-use super::check::{CheckedValue, changed_fields, check_context, earliest, effective_interval};
-use super::commit::VersionNote;
-use super::{Result, SecretService, not_found};
+use super::check::{changed_fields, check_context, earliest, effective_interval};
+use super::commit::{NextVersion, VersionNote};
+use super::{Result, SecretService, check_expected, not_found};
 
 impl SecretService {
     /// Updates a secret's metadata (description, expiry, rotation settings, tags, metadata).
@@ -55,9 +55,8 @@ impl SecretService {
             ));
         }
         let mut tx = self.begin().await?;
-        let current = self
-            .lock_live(&mut tx, id, params.expected_version, ctx, Action::Update)
-            .await?;
+        let current = self.lock_live(&mut tx, id, ctx, Action::Update).await?;
+        check_expected(params.expected_version, current.current_version)?;
         let before = current.clone();
         let rotation_enabled = params.rotation_enabled.unwrap_or(current.rotation_enabled);
         let lifecycle = params
@@ -137,9 +136,7 @@ impl SecretService {
                 self.write_new_version(
                     id,
                     params.value,
-                    reason,
-                    params.expected_version,
-                    event,
+                    VersionNote::new(event, reason, params.expected_version),
                     ctx,
                 ),
             )
@@ -165,9 +162,7 @@ impl SecretService {
                 self.write_new_version(
                     id,
                     new_value,
-                    "Rotation".to_string(),
-                    expected_version,
-                    event,
+                    VersionNote::new(event, "Rotation".to_string(), expected_version),
                     ctx,
                 ),
             )
@@ -181,18 +176,11 @@ impl SecretService {
         &self,
         id: &str,
         value: SecretValue,
-        reason: String,
-        expected: Option<i64>,
-        event: AuditEvent,
+        new: VersionNote,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
-        let rotation = event.event_type() == E::SecretRotated;
-        let new = VersionNote {
-            event: event.detail("changeReason", reason.clone()),
-            reason,
-            rotation,
-        };
-        let (updated, version) = self.commit_version(id, expected, value, new, ctx).await?;
+        let rotation = new.rotation;
+        let (updated, version) = self.commit_version(id, value, new, ctx).await?;
         tracing::info!(secret_id = %id, version, rotation, "secret value updated");
         Ok(updated)
     }
@@ -212,15 +200,14 @@ impl SecretService {
         Ok(meta)
     }
 
-    pub(crate) async fn advance(
-        &self,
-        tx: &mut WriteTx,
-        current: &SecretMetadata,
-        checked: &CheckedValue,
-        rotation: bool,
-        now: DateTime<Utc>,
-        ctx: &SecretContext,
-    ) -> Result<i64> {
+    pub(crate) async fn advance(&self, tx: &mut WriteTx, next: &NextVersion<'_>) -> Result<i64> {
+        let NextVersion {
+            current,
+            checked,
+            rotation,
+            now,
+            ctx,
+        } = *next;
         let facts = &checked.facts;
         let masked = self.seal_masked(&current.id, current.current_version + 1, &checked.masked)?;
         // A value with its own expiry (a certificate) moves the secret's expiry with it; a

@@ -42,12 +42,14 @@ fn grant(id: &str, secret_id: &str, expires_at: Option<DateTime<Utc>>) -> Report
 
 fn build(secrets: &[ReportSecret], grants: &[ReportGrant]) -> ComplianceReport {
     ComplianceReport::build(
-        None,
-        period(),
+        ReportInput {
+            organization_id: None,
+            period: period(),
+            secrets,
+            grants,
+            access: AccessReport::default(),
+        },
         now(),
-        secrets,
-        grants,
-        AccessReport::default(),
     )
 }
 
@@ -370,12 +372,14 @@ fn report_round_trips_through_json_with_wire_spelling() {
     let mut s = secret("a");
     s.expires_at = None;
     let report = ComplianceReport::build(
-        Some("org-1".to_owned()),
-        period(),
+        ReportInput {
+            organization_id: Some("org-1".to_owned()),
+            period: period(),
+            secrets: &[s],
+            grants: &[],
+            access: AccessReport::default(),
+        },
         now(),
-        &[s],
-        &[],
-        AccessReport::default(),
     );
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["organizationId"], "org-1");

@@ -29,8 +29,8 @@ mod tx;
 
 pub use filter::SecretFilter;
 use filter::filter_condition;
-pub use pending::{ABANDONED, PendingOperation, PendingWrite};
-pub use tx::WriteTx;
+pub use pending::{ABANDONED, PendingOperation, PendingWrite, StagedWrite};
+pub use tx::{SoftDeletion, WriteTx};
 
 /// The key that makes a name unique within its owner: scope plus the ids that scope needs.
 pub fn owner_key(

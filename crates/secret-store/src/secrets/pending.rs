@@ -47,18 +47,30 @@ pub struct PendingWrite {
     pub created_by_id: String,
 }
 
+/// A write to an external vault about to start: what the pending row records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StagedWrite<'a> {
+    pub secret_id: &'a str,
+    /// The version being written (for a purge: the last version).
+    pub version: i64,
+    pub vault_id: &'a str,
+    pub operation: PendingOperation,
+    pub actor_id: &'a str,
+    pub now: DateTime<Utc>,
+}
+
 impl WriteTx {
-    /// Records that version `version` of `secret_id` is being written to vault `vault_id`.
-    /// Another write of the same secret still pending is CONFLICT.
-    pub async fn stage_write(
-        &mut self,
-        secret_id: &str,
-        version: i64,
-        vault_id: &str,
-        operation: PendingOperation,
-        actor_id: &str,
-        now: DateTime<Utc>,
-    ) -> StoreResult<()> {
+    /// Records that `write.version` of `write.secret_id` is being written to vault
+    /// `write.vault_id`. Another write of the same secret still pending is CONFLICT.
+    pub async fn stage_write(&mut self, write: &StagedWrite<'_>) -> StoreResult<()> {
+        let StagedWrite {
+            secret_id,
+            version,
+            vault_id,
+            operation,
+            actor_id,
+            now,
+        } = *write;
         if pw::Entity::find_by_id(secret_id)
             .one(self.txn())
             .await?

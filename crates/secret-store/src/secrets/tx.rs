@@ -9,6 +9,16 @@ pub struct WriteTx {
     pub(super) txn: DatabaseTransaction,
 }
 
+/// A soft deletion: who, when, until when it can be undone, and the version the caller
+/// expects to be current (VERSION_CONFLICT otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoftDeletion<'a> {
+    pub actor_id: &'a str,
+    pub now: DateTime<Utc>,
+    pub recovery_deadline: DateTime<Utc>,
+    pub expected_version: Option<i64>,
+}
+
 impl WriteTx {
     /// The underlying transaction, for the other repositories of this crate.
     pub(crate) fn txn(&self) -> &DatabaseTransaction {
@@ -226,15 +236,14 @@ impl WriteTx {
         }
     }
 
-    /// Soft-deletes a live secret with a recovery deadline.
-    pub async fn soft_delete(
-        &mut self,
-        id: &str,
-        actor_id: &str,
-        now: DateTime<Utc>,
-        recovery_deadline: DateTime<Utc>,
-        expected_version: Option<i64>,
-    ) -> StoreResult<()> {
+    /// Soft-deletes live secret `id` as `deletion` says.
+    pub async fn soft_delete(&mut self, id: &str, deletion: &SoftDeletion<'_>) -> StoreResult<()> {
+        let SoftDeletion {
+            actor_id,
+            now,
+            recovery_deadline,
+            expected_version,
+        } = *deletion;
         use secrets::Column as C;
         let mut update = secrets::Entity::update_many()
             .col_expr(C::DeletedAt, Expr::value(now))
