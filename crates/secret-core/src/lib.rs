@@ -15,6 +15,7 @@ pub mod name;
 pub mod principal;
 pub mod value;
 pub mod vault;
+pub mod wire;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use context::SecretContext;

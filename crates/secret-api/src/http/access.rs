@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
-use super::dto::{GrantAccessRequest, GrantList, GrantResponse};
+use secret_core::wire::{GrantAccessRequest, GrantList, GrantResponse};
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, JsonBody};
 

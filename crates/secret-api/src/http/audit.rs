@@ -8,7 +8,7 @@ use secret_core::model::AuditLogsParams;
 use secret_core::{AuditOutcome, SecretAuditEventType, SecretError};
 
 use super::AppState;
-use super::dto::{AuditList, AuditRecordResponse};
+use secret_core::wire::{AuditList, AuditRecordResponse};
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, enum_error, positive};
 

@@ -8,8 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use secret_core::{ErrorCode, SecretError};
-use serde::Serialize;
-use utoipa::ToSchema;
+pub(crate) use secret_core::wire::ErrorResponse;
+pub(crate) use secret_core::wire::ErrorBody;
 
 /// A code local to the HTTP layer for routes reserved for later features.
 pub(crate) const NOT_IMPLEMENTED: &str = "NOT_IMPLEMENTED";
@@ -136,25 +136,6 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
     }
-}
-
-/// The error envelope.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ErrorResponse {
-    error: ErrorBody,
-}
-
-/// The body of the error envelope.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ErrorBody {
-    /// A machine-readable code, e.g. `SECRET_NOT_FOUND`.
-    #[schema(example = "SECRET_NOT_FOUND")]
-    code: String,
-    /// A message for humans; never contains a secret value or an internal cause.
-    message: String,
-    /// The request's id, also in the `X-Request-Id` header.
-    request_id: String,
 }
 
 impl ResponseError for ApiError {

@@ -5,7 +5,7 @@
 use secret_core::SecretError;
 use secret_core::model::{CreateSecretParams, UpdateSecretParams, UpdateValueParams};
 
-use super::dto::{CreateSecretRequest, UpdateSecretRequest, UpdateSecretValueRequest};
+use secret_core::wire::{CreateSecretRequest, UpdateSecretRequest, UpdateSecretValueRequest};
 use super::extract::parse_json;
 
 /// Decodes a `POST /api/secrets` body into the service's parameters.

@@ -9,7 +9,6 @@
 
 mod access;
 mod audit;
-mod dto;
 mod error;
 mod extract;
 #[doc(hidden)]
@@ -21,7 +20,6 @@ mod ops;
 mod pending;
 mod rate_limit;
 mod refusals;
-mod schema;
 mod secrets;
 mod vaults;
 

@@ -5,7 +5,7 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::AppState;
-use super::dto::HealthResponse;
+use secret_core::wire::HealthResponse;
 use super::error::ApiError;
 use super::extract::request_id_of;
 
@@ -13,7 +13,9 @@ use super::extract::request_id_of;
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Alive", body = HealthResponse)))]
 pub(crate) async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(HealthResponse { status: "ok" })
+    HttpResponse::Ok().json(HealthResponse {
+            status: "ok".to_string(),
+        })
 }
 
 /// Readiness: the database answers.
@@ -24,7 +26,9 @@ pub(crate) async fn healthz() -> HttpResponse {
     ))]
 pub(crate) async fn readyz(state: web::Data<AppState>, req: HttpRequest) -> HttpResponse {
     match state.service.ping().await {
-        Ok(()) => HttpResponse::Ok().json(HealthResponse { status: "ok" }),
+        Ok(()) => HttpResponse::Ok().json(HealthResponse {
+            status: "ok".to_string(),
+        }),
         Err(err) => {
             tracing::warn!(
                 request_id = %request_id_of(&req),
@@ -32,7 +36,7 @@ pub(crate) async fn readyz(state: web::Data<AppState>, req: HttpRequest) -> Http
                 "readiness check failed: database unreachable"
             );
             HttpResponse::ServiceUnavailable().json(HealthResponse {
-                status: "unavailable",
+                status: "unavailable".to_string(),
             })
         }
     }

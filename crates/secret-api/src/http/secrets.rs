@@ -9,7 +9,7 @@ use secret_core::SecretError;
 use secret_core::model::{SecretMetadata, UpdateValueParams, VersionedValue};
 
 use super::AppState;
-use super::dto::{
+use secret_core::wire::{
     CreateSecretRequest, RollbackRequest, RotateSecretRequest, SecretList, SecretMetadataResponse,
     UpdateSecretRequest, UpdateSecretValueRequest, ValueResponse, VersionList,
 };
@@ -98,8 +98,8 @@ pub(crate) async fn create_secret(
 #[utoipa::path(
     get, path = "/api/secrets", tag = "secrets",
     params(
-        ("scope" = Option<super::schema::SecretScopeSchema>, Query, description = "Only secrets of this scope"),
-        ("type" = Option<super::schema::SecretTypeSchema>, Query, description = "Only secrets of this type"),
+        ("scope" = Option<secret_core::wire::schema::SecretScopeSchema>, Query, description = "Only secrets of this scope"),
+        ("type" = Option<secret_core::wire::schema::SecretTypeSchema>, Query, description = "Only secrets of this type"),
         ("tags" = Option<Vec<String>>, Query, description = "Secrets carrying every tag; repeat the parameter or separate with commas"),
         ("search" = Option<String>, Query, description = "Case-insensitive substring of the name or description"),
         ("includeDeleted" = Option<bool>, Query, description = "Include soft-deleted secrets"),

@@ -3,123 +3,17 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, Utc};
 use secret_core::model::FieldUpdate;
-use secret_core::vault::{ConfigureVaultParams, RawConfig, UpdateVaultParams, VaultConfiguration};
-use secret_core::{StorageBackendKind, VaultHealthStatus, VaultScope};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use secret_core::vault::{ConfigureVaultParams, RawConfig, UpdateVaultParams};
+use secret_core::wire::{
+    ConfigureVaultRequest, UpdateVaultRequest, VaultHealthResponse, VaultList, VaultResponse,
+};
 
 use super::AppState;
-use super::dto::nullable;
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, JsonBody};
-use super::schema::{StorageBackendSchema, VaultHealthSchema, VaultScopeSchema};
 
 type State = web::Data<AppState>;
-
-/// `POST /api/vaults` (§12.1 ConfigureVaultRequest).
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct ConfigureVaultRequest {
-    #[schema(example = "bao-dev")]
-    name: String,
-    description: Option<String>,
-    #[schema(value_type = StorageBackendSchema)]
-    backend: StorageBackendKind,
-    #[schema(value_type = VaultScopeSchema)]
-    scope: VaultScope,
-    /// Required for ORGANIZATION, refused for GLOBAL.
-    organization_id: Option<String>,
-    /// The backend's settings with their credentials (write-only). HASHICORP_VAULT:
-    /// `{"address","namespace","mount","pathPrefix","timeoutSeconds","auth":{"method":
-    /// "TOKEN"|"APPROLE"|"KUBERNETES",...}}`.
-    #[schema(value_type = Object)]
-    config: serde_json::Value,
-    is_default: Option<bool>,
-}
-
-/// `PUT /api/vaults/{id}`: an absent field is kept; `config` replaces the settings whole.
-#[derive(Deserialize, ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct UpdateVaultRequest {
-    name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
-    description: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
-    config: Option<serde_json::Value>,
-    is_active: Option<bool>,
-    is_default: Option<bool>,
-}
-
-/// A vault configuration: never its credentials.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct VaultResponse {
-    id: String,
-    name: String,
-    description: Option<String>,
-    #[schema(value_type = StorageBackendSchema)]
-    backend: StorageBackendKind,
-    #[schema(value_type = VaultScopeSchema)]
-    scope: VaultScope,
-    organization_id: Option<String>,
-    /// The settings without credentials (address, namespace, mount, auth method, ...).
-    #[schema(value_type = Object)]
-    config: serde_json::Value,
-    is_active: bool,
-    is_default: bool,
-    #[schema(value_type = VaultHealthSchema)]
-    health_status: VaultHealthStatus,
-    last_health_check: Option<DateTime<Utc>>,
-    /// Secrets kept in this vault (soft-deleted ones included) that the caller may count.
-    secret_count: u64,
-    created_at: DateTime<Utc>,
-    created_by_id: String,
-    updated_at: DateTime<Utc>,
-    updated_by_id: String,
-}
-
-impl From<VaultConfiguration> for VaultResponse {
-    fn from(v: VaultConfiguration) -> Self {
-        VaultResponse {
-            id: v.id,
-            name: v.name,
-            description: v.description,
-            backend: v.backend,
-            scope: v.scope,
-            organization_id: v.organization_id,
-            config: v.config,
-            is_active: v.is_active,
-            is_default: v.is_default,
-            health_status: v.health_status,
-            last_health_check: v.last_health_check,
-            secret_count: v.secret_count,
-            created_at: v.created_at,
-            created_by_id: v.created_by_id,
-            updated_at: v.updated_at,
-            updated_by_id: v.updated_by_id,
-        }
-    }
-}
-
-/// The configurations the caller may see.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct VaultList {
-    vaults: Vec<VaultResponse>,
-}
-
-/// The outcome of a health check: the configuration with its new status.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct VaultHealthResponse {
-    #[serde(flatten)]
-    vault: VaultResponse,
-    healthy: bool,
-    /// What the check found.
-    detail: String,
-}
 
 /// Lists the vault configurations the caller may see.
 #[utoipa::path(get, path = "/api/vaults", tag = "vaults",

@@ -1,10 +1,10 @@
 //! OpenAPI schemas of the core types the wire carries as they are (the enums and the tagged
 //! secret value). They are built from the core types' own lists so they cannot drift, and
-//! keep `secret-core` free of any OpenAPI dependency.
+//! need no OpenAPI derive on the core types (this module exists with the feature `openapi`).
 
 use std::borrow::Cow;
 
-use secret_core::{
+use crate::{
     GranteeType, SecretScope, SecretType, SshKeyType, StorageBackendKind, VaultHealthStatus,
     VaultScope,
 };
@@ -19,7 +19,7 @@ use utoipa::{PartialSchema, ToSchema};
 macro_rules! enum_schema {
     ($(#[$meta:meta])* $name:ident, $core:ty) => {
         $(#[$meta])*
-        pub(crate) enum $name {}
+        pub enum $name {}
 
         impl PartialSchema for $name {
             fn schema() -> RefOr<Schema> {
@@ -145,7 +145,7 @@ fn value_fields(t: SecretType) -> &'static [(&'static str, bool, Prop)] {
 }
 
 /// `AnySecretValue`: a secret value, tagged by `type`, e.g. `{"type":"API_KEY","key":"sk-..."}`.
-pub(crate) enum SecretValueSchema {}
+pub enum SecretValueSchema {}
 
 impl PartialSchema for SecretValueSchema {
     fn schema() -> RefOr<Schema> {

@@ -1,78 +1,73 @@
-//! Request and response bodies of the REST API (§12.1), in camelCase, with their OpenAPI
-//! schemas, and their conversions to and from the core types. No response here carries a
-//! value except [`ValueResponse`]; no request here derives `Debug`.
+//! Bodies of the secret routes (§12.1): requests with their conversions to the service's
+//! parameters, responses with their conversions from the core types. No response here
+//! carries a value except [`ValueResponse`]; no request here derives `Debug`.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use secret_core::model::{
+use serde::{Deserialize, Serialize};
+
+use super::nullable;
+#[cfg(feature = "openapi")]
+use super::schema::{
+    GranteeTypeSchema, SecretScopeSchema, SecretTypeSchema, SecretValueSchema, StorageBackendSchema,
+};
+use crate::model::{
     AccessGrant, CreateSecretParams, FieldUpdate, GrantAccessParams, LifecyclePatch,
     LifecycleSettings, Page, ScopeTarget, SecretMetadata, SecretVersionInfo, UpdateSecretParams,
     VersionedValue,
 };
-use secret_core::value::ParsedConnection;
-use secret_core::{
+use crate::value::ParsedConnection;
+use crate::{
     GranteeType, RotationStrategy, SecretScope, SecretType, SecretValue, StorageBackendKind,
     ValueFacts,
 };
-use serde::{Deserialize, Deserializer, Serialize};
-use utoipa::ToSchema;
-
-use super::schema::{
-    GranteeTypeSchema, SecretScopeSchema, SecretTypeSchema, SecretValueSchema, StorageBackendSchema,
-};
-
-/// `null` as `Some(None)`, absence (with `#[serde(default)]`) as `None`.
-pub(crate) fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    de: D,
-) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(de).map(Some)
-}
 
 /// `POST /api/secrets`: a new secret with its first value (§12.1 CreateSecretRequest).
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct CreateSecretRequest {
+pub struct CreateSecretRequest {
     /// `^[a-zA-Z][a-zA-Z0-9_-]{0,254}$`, unique within the owner.
-    #[schema(example = "OPENAI_API_KEY")]
-    name: String,
-    description: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(example = "OPENAI_API_KEY"))]
+    pub name: String,
+    pub description: Option<String>,
     #[serde(rename = "type")]
-    #[schema(value_type = SecretTypeSchema)]
-    secret_type: SecretType,
-    #[schema(value_type = SecretValueSchema)]
-    value: SecretValue,
-    #[schema(value_type = SecretScopeSchema)]
-    scope: SecretScope,
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretTypeSchema))]
+    pub secret_type: SecretType,
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretValueSchema))]
+    pub value: SecretValue,
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretScopeSchema))]
+    pub scope: SecretScope,
     /// Defaults to the `X-Organization-Id` header where the scope needs one.
-    organization_id: Option<String>,
+    pub organization_id: Option<String>,
     /// Defaults to the `X-Team-Id` header where the scope needs one.
-    team_id: Option<String>,
+    pub team_id: Option<String>,
     /// Defaults to the `X-Project-Id` header where the scope needs one.
-    project_id: Option<String>,
-    expires_at: Option<DateTime<Utc>>,
-    rotation_enabled: Option<bool>,
-    rotation_interval_days: Option<i32>,
-    tags: Option<Vec<String>>,
-    metadata: Option<BTreeMap<String, String>>,
+    pub project_id: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rotation_enabled: Option<bool>,
+    pub rotation_interval_days: Option<i32>,
+    pub tags: Option<Vec<String>>,
+    pub metadata: Option<BTreeMap<String, String>>,
     /// Picks the scope's default vault of this kind, else the only one of this kind the
     /// scope can use.
-    #[schema(value_type = Option<StorageBackendSchema>)]
-    storage_backend: Option<StorageBackendKind>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<StorageBackendSchema>))]
+    pub storage_backend: Option<StorageBackendKind>,
     /// The vault configuration to keep the value in (`local` for the built-in store);
     /// without it and `storageBackend`, the organization's default, then the global one.
-    vault_id: Option<String>,
+    pub vault_id: Option<String>,
     /// MANUAL (default), NOTIFY_ONLY or AUTOMATIC.
-    #[schema(value_type = Option<String>)]
-    rotation_strategy: Option<RotationStrategy>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub rotation_strategy: Option<RotationStrategy>,
     /// The rotation handler AUTOMATIC rotation runs (`random`, `webhook`, ...).
-    rotation_handler: Option<String>,
+    pub rotation_handler: Option<String>,
     /// Days before expiry at which notices go out (default 30, 14, 7, 1).
-    notify_before_days: Option<Vec<u32>>,
+    pub notify_before_days: Option<Vec<u32>>,
     /// Who the secret's notifications name.
-    notification_recipients: Option<Vec<String>>,
+    pub notification_recipients: Option<Vec<String>>,
     /// Versions kept (default 10).
-    version_retention: Option<u32>,
+    pub version_retention: Option<u32>,
 }
 
 impl From<CreateSecretRequest> for CreateSecretParams {
@@ -112,44 +107,73 @@ impl From<CreateSecretRequest> for CreateSecretParams {
 }
 
 /// `PUT /api/secrets/{id}`: metadata changes. An absent field is kept; `null` clears it.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct UpdateSecretRequest {
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
-    description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<DateTime<Utc>>, nullable)]
-    expires_at: Option<Option<DateTime<Utc>>>,
-    rotation_enabled: Option<bool>,
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<i32>, nullable)]
-    rotation_interval_days: Option<Option<i32>>,
+pub struct UpdateSecretRequest {
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
+    pub description: Option<Option<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<DateTime<Utc>>, nullable))]
+    pub expires_at: Option<Option<DateTime<Utc>>>,
+    pub rotation_enabled: Option<bool>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<i32>, nullable))]
+    pub rotation_interval_days: Option<Option<i32>>,
     /// Replaces all tags; `null` removes them.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>, nullable)]
-    tags: Option<Option<Vec<String>>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Vec<String>>, nullable))]
+    pub tags: Option<Option<Vec<String>>>,
     /// Replaces all metadata; `null` removes it.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<BTreeMap<String, String>>, nullable)]
-    metadata: Option<Option<BTreeMap<String, String>>>,
-    #[schema(value_type = Option<String>)]
-    rotation_strategy: Option<RotationStrategy>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<BTreeMap<String, String>>, nullable))]
+    pub metadata: Option<Option<BTreeMap<String, String>>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub rotation_strategy: Option<RotationStrategy>,
     /// `null` removes the handler.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, nullable)]
-    rotation_handler: Option<Option<String>>,
-    notify_before_days: Option<Vec<u32>>,
-    notification_recipients: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, nullable))]
+    pub rotation_handler: Option<Option<String>>,
+    pub notify_before_days: Option<Vec<u32>>,
+    pub notification_recipients: Option<Vec<String>>,
     /// `null` returns to the default of 10.
-    #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<u32>, nullable)]
-    version_retention: Option<Option<u32>>,
+    #[serde(
+        default,
+        deserialize_with = "nullable",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>, nullable))]
+    pub version_retention: Option<Option<u32>>,
 }
 
 impl UpdateSecretRequest {
     /// The service's parameters, with the `If-Match` version.
-    pub(crate) fn into_params(self, expected_version: Option<i64>) -> UpdateSecretParams {
+    pub fn into_params(self, expected_version: Option<i64>) -> UpdateSecretParams {
         UpdateSecretParams {
             description: FieldUpdate::from_option_option(self.description),
             expires_at: FieldUpdate::from_option_option(self.expires_at),
@@ -170,43 +194,47 @@ impl UpdateSecretRequest {
 }
 
 /// `PUT /api/secrets/{id}/value`: a new value, stored as a new version.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct UpdateSecretValueRequest {
-    #[schema(value_type = SecretValueSchema)]
-    pub(crate) value: SecretValue,
-    pub(crate) change_reason: Option<String>,
+pub struct UpdateSecretValueRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretValueSchema))]
+    pub value: SecretValue,
+    pub change_reason: Option<String>,
 }
 
 /// `POST /api/secrets/{id}/rotate`: the value to rotate to.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct RotateSecretRequest {
-    #[schema(value_type = SecretValueSchema)]
-    pub(crate) new_value: SecretValue,
+pub struct RotateSecretRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretValueSchema))]
+    pub new_value: SecretValue,
 }
 
 /// `POST /api/secrets/{id}/rollback`: the version whose value becomes current again.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct RollbackRequest {
-    #[schema(minimum = 1)]
-    pub(crate) version: i64,
+pub struct RollbackRequest {
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    pub version: i64,
 }
 
 /// `POST /api/secrets/{id}/access`: a grant to a user, a team or a role.
-#[derive(Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub(crate) struct GrantAccessRequest {
-    #[schema(value_type = GranteeTypeSchema)]
-    grantee_type: GranteeType,
-    grantee_id: String,
+pub struct GrantAccessRequest {
+    #[cfg_attr(feature = "openapi", schema(value_type = GranteeTypeSchema))]
+    pub grantee_type: GranteeType,
+    pub grantee_id: String,
     /// Defaults to `true`.
-    can_read: Option<bool>,
-    can_update: Option<bool>,
-    can_delete: Option<bool>,
-    can_grant: Option<bool>,
-    expires_at: Option<DateTime<Utc>>,
+    pub can_read: Option<bool>,
+    pub can_update: Option<bool>,
+    pub can_delete: Option<bool>,
+    pub can_grant: Option<bool>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl From<GrantAccessRequest> for GrantAccessParams {
@@ -224,13 +252,14 @@ impl From<GrantAccessRequest> for GrantAccessParams {
 }
 
 /// A connection string's parts, never its password.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ConnectionFacts {
-    host: Option<String>,
-    port: Option<u16>,
-    database: Option<String>,
-    username: Option<String>,
+pub struct ConnectionFacts {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub database: Option<String>,
+    pub username: Option<String>,
 }
 
 impl From<ParsedConnection> for ConnectionFacts {
@@ -245,19 +274,20 @@ impl From<ParsedConnection> for ConnectionFacts {
 }
 
 /// Non-secret facts derived from the current value.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct ValueFactsResponse {
+pub struct ValueFactsResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
-    certificate_subject: Option<String>,
+    pub certificate_subject: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    certificate_not_after: Option<DateTime<Utc>>,
+    pub certificate_not_after: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    ssh_fingerprint: Option<String>,
+    pub ssh_fingerprint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    natural_expiry: Option<DateTime<Utc>>,
+    pub natural_expiry: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    connection: Option<ConnectionFacts>,
+    pub connection: Option<ConnectionFacts>,
 }
 
 impl From<ValueFacts> for ValueFactsResponse {
@@ -274,71 +304,73 @@ impl From<ValueFacts> for ValueFactsResponse {
 }
 
 /// A secret's metadata: everything about it except its value.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct SecretMetadataResponse {
-    id: String,
-    name: String,
-    description: Option<String>,
+pub struct SecretMetadataResponse {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
     #[serde(rename = "type")]
-    #[schema(value_type = SecretTypeSchema)]
-    secret_type: SecretType,
-    #[schema(value_type = SecretScopeSchema)]
-    scope: SecretScope,
-    organization_id: Option<String>,
-    team_id: Option<String>,
-    project_id: Option<String>,
-    user_id: Option<String>,
-    #[schema(value_type = StorageBackendSchema)]
-    storage_backend: StorageBackendKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretTypeSchema))]
+    pub secret_type: SecretType,
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretScopeSchema))]
+    pub scope: SecretScope,
+    pub organization_id: Option<String>,
+    pub team_id: Option<String>,
+    pub project_id: Option<String>,
+    pub user_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = StorageBackendSchema))]
+    pub storage_backend: StorageBackendKind,
     /// The vault configuration keeping the value (`local`: the built-in store).
-    vault_id: String,
+    pub vault_id: String,
     /// Also the `ETag` of the response.
-    current_version: i64,
-    expires_at: Option<DateTime<Utc>>,
-    rotation_enabled: bool,
-    rotation_interval_days: Option<i32>,
-    last_rotated_at: Option<DateTime<Utc>>,
-    next_rotation_at: Option<DateTime<Utc>>,
-    tags: Vec<String>,
-    metadata: BTreeMap<String, String>,
-    facts: ValueFactsResponse,
+    pub current_version: i64,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub rotation_enabled: bool,
+    pub rotation_interval_days: Option<i32>,
+    pub last_rotated_at: Option<DateTime<Utc>>,
+    pub next_rotation_at: Option<DateTime<Utc>>,
+    pub tags: Vec<String>,
+    pub metadata: BTreeMap<String, String>,
+    pub facts: ValueFactsResponse,
     /// The masked display of the current value: an API key's last four characters, a
     /// certificate's subject, an env set's names, otherwise fully masked. `null` for a
     /// secret whose current version predates it.
-    masked_value: Option<String>,
-    deleted_at: Option<DateTime<Utc>>,
-    deleted_by_id: Option<String>,
-    recovery_deadline: Option<DateTime<Utc>>,
-    created_at: DateTime<Utc>,
-    created_by_id: String,
-    updated_at: DateTime<Utc>,
-    updated_by_id: String,
+    pub masked_value: Option<String>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub deleted_by_id: Option<String>,
+    pub recovery_deadline: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub created_by_id: String,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by_id: String,
     /// ACTIVE, EXPIRED (past its expiry date) or DELETED (soft-deleted).
-    status: &'static str,
+    pub status: String,
     /// When the scheduler marked it expired.
-    expired_at: Option<DateTime<Utc>>,
-    #[schema(value_type = String)]
-    rotation_strategy: RotationStrategy,
-    rotation_handler: Option<String>,
-    notify_before_days: Vec<u32>,
-    notification_recipients: Vec<String>,
+    pub expired_at: Option<DateTime<Utc>>,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub rotation_strategy: RotationStrategy,
+    pub rotation_handler: Option<String>,
+    pub notify_before_days: Vec<u32>,
+    pub notification_recipients: Vec<String>,
     /// Versions kept.
-    version_retention: u32,
+    pub version_retention: u32,
     /// Automatic rotations that failed in a row, and the last failure.
-    rotation_failures: i32,
-    last_rotation_error: Option<String>,
+    pub rotation_failures: i32,
+    pub last_rotation_error: Option<String>,
     /// When the value was last read and by which modules (single-secret responses only).
     #[serde(skip_serializing_if = "Option::is_none")]
-    usage: Option<UsageResponse>,
+    pub usage: Option<UsageResponse>,
 }
 
 /// Who has been reading a secret's value.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct UsageResponse {
-    last_used_at: Option<DateTime<Utc>>,
-    consumer_modules: Vec<String>,
+pub struct UsageResponse {
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub consumer_modules: Vec<String>,
 }
 
 impl From<SecretMetadata> for SecretMetadataResponse {
@@ -378,7 +410,8 @@ impl From<SecretMetadata> for SecretMetadataResponse {
                 "EXPIRED"
             } else {
                 "ACTIVE"
-            },
+            }
+            .to_string(),
             expired_at: m.expired_at,
             version_retention: m.lifecycle.retention(),
             rotation_strategy: m.lifecycle.rotation_strategy,
@@ -396,14 +429,15 @@ impl From<SecretMetadata> for SecretMetadataResponse {
 }
 
 /// A decrypted value with the secret's id, name and the version it came from.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct ValueResponse {
-    id: String,
-    name: String,
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ValueResponse {
+    pub id: String,
+    pub name: String,
     /// Also the `ETag` of the response.
-    version: i64,
-    #[schema(value_type = SecretValueSchema)]
-    value: SecretValue,
+    pub version: i64,
+    #[cfg_attr(feature = "openapi", schema(value_type = SecretValueSchema))]
+    pub value: SecretValue,
 }
 
 impl From<VersionedValue> for ValueResponse {
@@ -418,15 +452,16 @@ impl From<VersionedValue> for ValueResponse {
 }
 
 /// One entry of a secret's version history (no value).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct VersionResponse {
-    version: i64,
-    is_active: bool,
-    is_current: bool,
-    change_reason: Option<String>,
-    created_at: DateTime<Utc>,
-    created_by_id: String,
+pub struct VersionResponse {
+    pub version: i64,
+    pub is_active: bool,
+    pub is_current: bool,
+    pub change_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by_id: String,
 }
 
 impl From<SecretVersionInfo> for VersionResponse {
@@ -443,21 +478,22 @@ impl From<SecretVersionInfo> for VersionResponse {
 }
 
 /// An access grant on a secret.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct GrantResponse {
-    id: String,
-    secret_id: String,
-    #[schema(value_type = GranteeTypeSchema)]
-    grantee_type: GranteeType,
-    grantee_id: String,
-    can_read: bool,
-    can_update: bool,
-    can_delete: bool,
-    can_grant: bool,
-    expires_at: Option<DateTime<Utc>>,
-    granted_at: DateTime<Utc>,
-    granted_by_id: String,
+pub struct GrantResponse {
+    pub id: String,
+    pub secret_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = GranteeTypeSchema))]
+    pub grantee_type: GranteeType,
+    pub grantee_id: String,
+    pub can_read: bool,
+    pub can_update: bool,
+    pub can_delete: bool,
+    pub can_grant: bool,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub granted_at: DateTime<Utc>,
+    pub granted_by_id: String,
 }
 
 impl From<AccessGrant> for GrantResponse {
@@ -478,47 +514,6 @@ impl From<AccessGrant> for GrantResponse {
     }
 }
 
-/// Declares a listing `{"items","page","limit","total"}` of one item type.
-macro_rules! listing {
-    ($(#[$meta:meta])* $name:ident, $item:ty) => {
-        $(#[$meta])*
-        #[derive(Serialize, ToSchema)]
-        pub(crate) struct $name {
-            items: Vec<$item>,
-            /// 1-based page number.
-            page: u64,
-            limit: u64,
-            /// Items across all pages.
-            total: u64,
-        }
-
-        // Each listing uses one of the two constructors.
-        #[allow(dead_code)]
-        impl $name {
-            /// A page of a paged listing.
-            pub(crate) fn page<T: Into<$item>>(p: Page<T>) -> Self {
-                $name {
-                    items: p.items.into_iter().map(Into::into).collect(),
-                    page: p.page,
-                    limit: p.limit,
-                    total: p.total,
-                }
-            }
-
-            /// A listing that is never paged: everything on page 1.
-            pub(crate) fn all<T: Into<$item>>(items: Vec<T>) -> Self {
-                let total = items.len() as u64;
-                $name {
-                    items: items.into_iter().map(Into::into).collect(),
-                    page: 1,
-                    limit: total.max(1),
-                    total,
-                }
-            }
-        }
-    };
-}
-
 listing!(
     /// A page of secrets' metadata.
     SecretList,
@@ -535,13 +530,3 @@ listing!(
     GrantResponse
 );
 
-mod audit;
-
-pub(crate) use audit::{AuditList, AuditRecordResponse};
-
-/// `GET /healthz`, `GET /readyz`.
-#[derive(Serialize, ToSchema)]
-pub(crate) struct HealthResponse {
-    /// `ok`, or `unavailable` when a dependency cannot be reached.
-    pub(crate) status: &'static str,
-}

@@ -1,50 +1,51 @@
 //! The audit record and the page of them that `GET /api/secrets/audit` answers.
 
 use chrono::{DateTime, Utc};
-use secret_core::model::Page;
-use serde::Serialize;
-use utoipa::ToSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::Page;
 
 /// One audit record: what happened, who did it, on which secret, and its place in the
 /// hash chain.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct AuditRecordResponse {
-    id: String,
+pub struct AuditRecordResponse {
+    pub id: String,
     /// Position in the hash chain, from 1.
-    seq: i64,
+    pub seq: i64,
     /// A SecretAuditEventType (SECRET_READ, ACCESS_DENIED, ...).
-    event_type: String,
+    pub event_type: String,
     /// CRUD, LIFECYCLE, ACCESS, VAULT, IMPORT_EXPORT or KEY_MANAGEMENT.
-    event_category: String,
+    pub event_category: String,
     /// USER, SYSTEM or SCHEDULER.
-    actor_type: String,
-    actor_id: String,
-    actor_name: Option<String>,
-    organization_id: Option<String>,
-    team_id: Option<String>,
-    project_id: Option<String>,
-    secret_id: Option<String>,
-    secret_name: Option<String>,
-    secret_scope: Option<String>,
-    action: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub actor_name: Option<String>,
+    pub organization_id: Option<String>,
+    pub team_id: Option<String>,
+    pub project_id: Option<String>,
+    pub secret_id: Option<String>,
+    pub secret_name: Option<String>,
+    pub secret_scope: Option<String>,
+    pub action: String,
     /// Redacted details.
-    #[schema(value_type = Object)]
-    details: serde_json::Value,
-    ip_address: Option<String>,
-    user_agent: Option<String>,
-    request_id: Option<String>,
-    consumer_module: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub details: serde_json::Value,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub consumer_module: Option<String>,
     /// SUCCESS, FAILURE or DENIED.
-    outcome: String,
-    error_message: Option<String>,
-    timestamp: DateTime<Utc>,
-    prev_hash: String,
-    hash: String,
+    pub outcome: String,
+    pub error_message: Option<String>,
+    pub timestamp: DateTime<Utc>,
+    pub prev_hash: String,
+    pub hash: String,
 }
 
-impl From<secret_core::audit::AuditRecord> for AuditRecordResponse {
-    fn from(r: secret_core::audit::AuditRecord) -> Self {
+impl From<crate::audit::AuditRecord> for AuditRecordResponse {
+    fn from(r: crate::audit::AuditRecord) -> Self {
         let e = r.entry;
         AuditRecordResponse {
             details: serde_json::from_str(&e.details)
