@@ -13,6 +13,8 @@ http='actix-web|actix-http|actix-server|actix-rt'
 checks=(
   # crate              | flags                    | forbidden
   "secret-core         |                          | $io"
+  # The wire types with their OpenAPI schemas, as a client may build them.
+  "secret-core         | --features openapi       | $io"
   "secret-crypto       |                          | $io"
   "secret-access       |                          | $io"
   "secret-store        |                          | secret-audit|secret-api|secret-lifecycle|$http"

@@ -3,9 +3,9 @@
 use actix_web::{HttpResponse, web};
 
 use super::AppState;
-use secret_core::wire::{GrantAccessRequest, GrantList, GrantResponse};
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, JsonBody};
+use secret_core::wire::{GrantAccessRequest, GrantList, GrantResponse};
 
 /// The grants of a secret. Needs GRANT on it.
 #[utoipa::path(

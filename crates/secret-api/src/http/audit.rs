@@ -8,9 +8,9 @@ use secret_core::model::AuditLogsParams;
 use secret_core::{AuditOutcome, SecretAuditEventType, SecretError};
 
 use super::AppState;
-use secret_core::wire::{AuditList, AuditRecordResponse};
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, enum_error, positive};
+use secret_core::wire::{AuditList, AuditRecordResponse};
 
 /// Registers the audit routes; called before the `/api/secrets/{id}` routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {

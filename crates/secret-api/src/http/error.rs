@@ -7,9 +7,9 @@ use std::fmt;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
-use secret_core::{ErrorCode, SecretError};
-pub(crate) use secret_core::wire::ErrorResponse;
 pub(crate) use secret_core::wire::ErrorBody;
+pub(crate) use secret_core::wire::ErrorResponse;
+use secret_core::{ErrorCode, SecretError};
 
 /// A code local to the HTTP layer for routes reserved for later features.
 pub(crate) const NOT_IMPLEMENTED: &str = "NOT_IMPLEMENTED";

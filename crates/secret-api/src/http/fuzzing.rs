@@ -5,8 +5,8 @@
 use secret_core::SecretError;
 use secret_core::model::{CreateSecretParams, UpdateSecretParams, UpdateValueParams};
 
-use secret_core::wire::{CreateSecretRequest, UpdateSecretRequest, UpdateSecretValueRequest};
 use super::extract::parse_json;
+use secret_core::wire::{CreateSecretRequest, UpdateSecretRequest, UpdateSecretValueRequest};
 
 /// Decodes a `POST /api/secrets` body into the service's parameters.
 pub fn decode_create(body: &[u8]) -> Result<CreateSecretParams, SecretError> {

@@ -5,17 +5,17 @@ use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 
 use super::AppState;
-use secret_core::wire::HealthResponse;
 use super::error::ApiError;
 use super::extract::request_id_of;
+use secret_core::wire::HealthResponse;
 
 /// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     responses((status = 200, description = "Alive", body = HealthResponse)))]
 pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(HealthResponse {
-            status: "ok".to_string(),
-        })
+        status: "ok".to_string(),
+    })
 }
 
 /// Readiness: the database answers.

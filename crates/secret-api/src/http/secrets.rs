@@ -9,12 +9,12 @@ use secret_core::SecretError;
 use secret_core::model::{SecretMetadata, UpdateValueParams, VersionedValue};
 
 use super::AppState;
+use super::error::{ApiResult, ErrorResponse};
+use super::extract::{Caller, IfMatch, JsonBody, ListQuery};
 use secret_core::wire::{
     CreateSecretRequest, RollbackRequest, RotateSecretRequest, SecretList, SecretMetadataResponse,
     UpdateSecretRequest, UpdateSecretValueRequest, ValueResponse, VersionList,
 };
-use super::error::{ApiResult, ErrorResponse};
-use super::extract::{Caller, IfMatch, JsonBody, ListQuery};
 
 type State = web::Data<AppState>;
 

@@ -8,7 +8,7 @@ use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError};
 
-use secret_store::{PendingOperation, SoftDeletion};
+use secret_store::{PendingOperation, SoftDeletion, WriteTx};
 
 use super::check::check_context;
 use super::{Result, SecretService, check_expected};
@@ -140,18 +140,31 @@ impl SecretService {
         )])
         .await?;
         tx.delete_usage(id).await?;
-        let backend = self.backend(&meta).await?;
-        let external = !backend.keeps_values_in_database();
-        if external {
-            // Committed with the deletion: if the vault cannot be reached below, the
-            // reconciliation job removes its copies later.
+        self.purge_in(tx, &meta, ctx).await?;
+        tracing::info!(secret_id = %id, "secret permanently deleted");
+        Ok(())
+    }
+
+    /// Deletes `meta`'s rows for good in `tx` (whose audit record is already appended),
+    /// commits, then removes the vault's copies. On an external vault the purge is
+    /// recorded as a pending write committed with the deletion: if the vault cannot be
+    /// reached, the reconciliation job removes its copies later.
+    pub(crate) async fn purge_in(
+        &self,
+        mut tx: WriteTx,
+        meta: &SecretMetadata,
+        ctx: &SecretContext,
+    ) -> Result<()> {
+        let id = meta.id.as_str();
+        let backend = self.backend(meta).await?;
+        if !backend.keeps_values_in_database() {
             tx.stage_write(&secret_store::StagedWrite {
                 secret_id: id,
                 version: meta.current_version,
                 vault_id: &meta.vault_id,
                 operation: PendingOperation::Purge,
                 actor_id: ctx.user_id(),
-                now,
+                now: self.now(),
             })
             .await?;
         }
@@ -161,7 +174,6 @@ impl SecretService {
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
         self.purge_from_vault(id, meta.current_version, &stored, backend.as_ref())
             .await;
-        tracing::info!(secret_id = %id, "secret permanently deleted");
         Ok(())
     }
 

@@ -296,25 +296,7 @@ impl SecretService {
             &ctx,
         )])
         .await?;
-        let backend = self.backend(&rec.metadata).await?;
-        let external = !backend.keeps_values_in_database();
-        if external {
-            tx.stage_write(&secret_store::StagedWrite {
-                secret_id: id,
-                version: rec.metadata.current_version,
-                vault_id: &rec.metadata.vault_id,
-                operation: secret_store::PendingOperation::Purge,
-                actor_id: ctx.user_id(),
-                now,
-            })
-            .await?;
-        }
-        let versions = tx.delete_permanently(id).await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
-        let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
-        self.purge_from_vault(id, rec.metadata.current_version, &stored, backend.as_ref())
-            .await;
+        self.purge_in(tx, &rec.metadata, &ctx).await?;
         Ok(true)
     }
 

@@ -55,6 +55,18 @@ impl StagedRotation {
 }
 
 impl SecretService {
+    /// The row of `meta`'s current version.
+    async fn current_record(&self, meta: &SecretMetadata) -> Result<secret_store::VersionRecord> {
+        self.inner
+            .repo
+            .find_version(&meta.id, meta.current_version)
+            .await?
+            .ok_or_else(|| SecretError::VersionNotFound {
+                id: meta.id.clone(),
+                version: meta.current_version,
+            })
+    }
+
     /// Claims `id` for rotation until `lease` from now; false when another scheduler
     /// holds an unexpired claim or the secret is no longer due.
     pub async fn claim_rotation(&self, id: &str, lease: Duration) -> Result<bool> {
@@ -64,15 +76,7 @@ impl SecretService {
 
     /// The current value of a claimed secret, for its rotation handler.
     pub async fn rotation_value(&self, meta: &SecretMetadata) -> Result<SecretValue> {
-        let current = self
-            .inner
-            .repo
-            .find_version(&meta.id, meta.current_version)
-            .await?
-            .ok_or_else(|| SecretError::VersionNotFound {
-                id: meta.id.clone(),
-                version: meta.current_version,
-            })?;
+        let current = self.current_record(meta).await?;
         self.retrieve(meta, meta.current_version, &current.stored)
             .await
     }
@@ -90,15 +94,7 @@ impl SecretService {
         let checked = check_value(meta.secret_type, new, now)?;
         let backend = self.backend(meta).await?;
         let version = meta.current_version + 1;
-        let current = self
-            .inner
-            .repo
-            .find_version(&meta.id, meta.current_version)
-            .await?
-            .ok_or_else(|| SecretError::VersionNotFound {
-                id: meta.id.clone(),
-                version: meta.current_version,
-            })?;
+        let current = self.current_record(meta).await?;
         let external = !backend.keeps_values_in_database();
         if external {
             let mut tx = self.begin().await?;

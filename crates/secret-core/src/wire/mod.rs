@@ -54,7 +54,6 @@ macro_rules! listing {
     };
 }
 
-
 // Declared after the macro, which they use.
 mod audit;
 mod error;

@@ -529,4 +529,3 @@ listing!(
     GrantList,
     GrantResponse
 );
-

@@ -121,4 +121,3 @@ pub struct VaultHealthResponse {
     /// What the check found.
     pub detail: String,
 }
-

@@ -4,7 +4,7 @@ use chrono::Duration;
 use secret_api::{ExpiryNotice, JobReport, JobScan, NoticeKind, SecretService};
 use secret_core::SecretError;
 
-use super::{deliver, notification};
+use super::{deliver, next_page, notification};
 use crate::notification::{NotificationKind, Notifier};
 use crate::policy::expiry_notice;
 
@@ -18,11 +18,7 @@ pub(super) async fn notices(
     let now = service.now();
     let mut report = JobReport::default();
     let mut scan = JobScan::expiring(now, now + Duration::days(HORIZON_DAYS));
-    loop {
-        let page = service.job_page(&mut scan).await?;
-        if page.is_empty() {
-            break;
-        }
+    while let Some(page) = next_page(service, &mut scan).await? {
         for meta in page {
             report.examined += 1;
             let Some(expires_at) = meta.expires_at else {
@@ -69,11 +65,7 @@ pub(super) async fn expirations(
     let now = service.now();
     let mut report = JobReport::default();
     let mut scan = JobScan::newly_expired(now);
-    loop {
-        let page = service.job_page(&mut scan).await?;
-        if page.is_empty() {
-            break;
-        }
+    while let Some(page) = next_page(service, &mut scan).await? {
         for meta in page {
             report.examined += 1;
             if !service.mark_expired(&meta).await? {

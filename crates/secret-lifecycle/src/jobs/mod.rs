@@ -12,7 +12,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
-use secret_api::{KeyOperator, SecretService};
+use secret_api::{JobScan, KeyOperator, SecretService};
 use secret_core::SecretError;
 use secret_core::model::SecretMetadata;
 
@@ -137,6 +137,15 @@ impl LifecycleJobs for SecretService {
             failed: 0,
         })
     }
+}
+
+/// The next page of secrets `scan` selects; `None` when the scan is done.
+async fn next_page(
+    service: &SecretService,
+    scan: &mut JobScan,
+) -> Result<Option<Vec<SecretMetadata>>> {
+    let page = service.job_page(scan).await?;
+    Ok((!page.is_empty()).then_some(page))
 }
 
 /// A notification about `meta`.

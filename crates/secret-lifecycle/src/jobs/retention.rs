@@ -4,7 +4,7 @@
 use secret_api::{JOB_PAGE, JobReport, JobScan, SecretService};
 use secret_core::SecretError;
 
-use super::LifecycleConfig;
+use super::{LifecycleConfig, next_page};
 use crate::policy::{RetentionRule, VersionAge, retention_plan};
 
 pub(super) async fn versions(
@@ -62,11 +62,7 @@ pub(super) async fn versions(
 pub(super) async fn purge(service: &SecretService) -> Result<JobReport, SecretError> {
     let mut report = JobReport::default();
     let mut scan = JobScan::purgeable(service.now());
-    loop {
-        let page = service.job_page(&mut scan).await?;
-        if page.is_empty() {
-            break;
-        }
+    while let Some(page) = next_page(service, &mut scan).await? {
         for meta in page {
             report.examined += 1;
             if service.purge_if_due(&meta.id).await? {

@@ -14,7 +14,7 @@ use secret_api::{JobReport, JobScan, SecretService};
 use secret_core::model::SecretMetadata;
 use secret_core::{RotationStrategy, SecretError};
 
-use super::{LifecycleConfig, deliver, notification};
+use super::{LifecycleConfig, deliver, next_page, notification};
 use crate::notification::{NotificationKind, Notifier};
 use crate::policy::rotation_retry_delay;
 use crate::rotation::{HandlerRegistry, RotationSubject};
@@ -28,11 +28,7 @@ pub(super) async fn run(
     let now = service.now();
     let mut report = JobReport::default();
     let mut scan = JobScan::rotation_due(now);
-    loop {
-        let page = service.job_page(&mut scan).await?;
-        if page.is_empty() {
-            break;
-        }
+    while let Some(page) = next_page(service, &mut scan).await? {
         for meta in page {
             report.examined += 1;
             match meta.lifecycle.rotation_strategy {
