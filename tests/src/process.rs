@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -141,6 +141,30 @@ impl ServerProcess {
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8(out.stdout).unwrap().trim().to_string()
+    }
+
+    /// Runs `bin ARGS` (this server's binary for its subcommands, or another binary of the
+    /// secret manager such as the scheduler) on this server's data directory and database:
+    /// in dev mode, with the data directory's generated master key, unless `env` sets
+    /// `SECRETS_MASTER_KEY`. Waits for it to exit.
+    pub fn run_on_store(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = Command::new(bin);
+        cmd.arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--database-url", &self.db_url])
+            .args(args)
+            .env_remove("SECRETS_MASTER_KEY")
+            .env_remove("SECRETS_MASTER_KEY_FILE")
+            .env_remove("SECRETS_NEW_MASTER_KEY")
+            .env_remove("SECRETS_DEV")
+            .env_remove("SECRETS_DATABASE_URL");
+        if !env.iter().any(|(k, _)| *k == "SECRETS_MASTER_KEY") {
+            cmd.arg("--dev");
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
     }
 
     /// Stops the server with SIGTERM and returns everything it logged.

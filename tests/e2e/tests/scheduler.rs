@@ -20,7 +20,7 @@ use secret_core::value::ApiKeySecret;
 use secret_core::{AnySecretValue, ManualClock, RotationStrategy, SecretAuditEventType};
 use secret_testkit::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_secret-scheduler");
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-secret-scheduler");
 const WEBHOOK_KEY: &str = "a-webhook-signing-key-of-at-least-32-bytes";
 
 /// A rotation endpoint on 127.0.0.1: counts requests; answers each after `delay` with a

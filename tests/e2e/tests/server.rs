@@ -12,7 +12,7 @@ use std::process::Command;
 use secret_testkit::process::{ServerProcess as Server, call, exec_sql};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_secret-server");
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-secret-server");
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_life_of_a_secret_over_http_leaves_no_value_in_the_logs() {

@@ -4,32 +4,19 @@
 // Tests fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use secret_testkit::process::{ServerProcess as Server, call};
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_secret-server");
+const BIN: &str = env!("CARGO_BIN_EXE_e2e-secret-server");
 
 /// Runs `secret-server keys ARGS` on the server's database: dev mode (the data directory's
 /// generated master key) unless `env` sets a master key.
 fn keys(server: &Server, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(BIN);
-    cmd.arg("--data-dir")
-        .arg(&server.data_dir)
-        .args(["--database-url", &server.db_url, "keys"])
-        .args(args)
-        .env_remove("SECRETS_MASTER_KEY")
-        .env_remove("SECRETS_MASTER_KEY_FILE")
-        .env_remove("SECRETS_NEW_MASTER_KEY")
-        .env_remove("SECRETS_DEV");
-    if !env.iter().any(|(k, _)| *k == "SECRETS_MASTER_KEY") {
-        cmd.arg("--dev");
-    }
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd.output().unwrap()
+    let mut all = vec!["keys"];
+    all.extend_from_slice(args);
+    server.run_on_store(BIN, &all, env)
 }
 
 fn ok(out: &Output) -> String {
