@@ -191,6 +191,18 @@ impl ServerProcess {
     }
 }
 
+/// The standard output of a command that must have succeeded (else its exit code and
+/// standard error are the panic message).
+pub fn succeeded(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::new()
 }

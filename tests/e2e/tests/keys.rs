@@ -6,7 +6,7 @@
 
 use std::process::Output;
 
-use secret_testkit::process::{ServerProcess as Server, call};
+use secret_testkit::process::{ServerProcess as Server, call, succeeded as ok};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-secret-server");
@@ -17,16 +17,6 @@ fn keys(server: &Server, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut all = vec!["keys"];
     all.extend_from_slice(args);
     server.run_on_store(BIN, &all, env)
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 fn status(server: &Server, env: &[(&str, &str)]) -> Value {

@@ -8,24 +8,13 @@
 // Tests fail loudly by design.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Output;
 use std::time::Duration;
 
-use secret_testkit::process::{ServerProcess as Server, call};
+use secret_testkit::process::{ServerProcess as Server, call, succeeded as ok};
 use serde_json::{Value, json};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_e2e-secret-server");
 const SCHEDULER: &str = env!("CARGO_BIN_EXE_e2e-secret-scheduler");
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
 
 fn key_status(server: &Server) -> Value {
     serde_json::from_str(&ok(&server.run_on_store(
