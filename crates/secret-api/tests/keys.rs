@@ -166,7 +166,7 @@ async fn master_key_rotation_rewraps_data_keys_only() {
         .await;
     let new_material = secret_api::MasterKeyMaterial::parse("a brand new long passphrase").unwrap();
     t.service
-        .rotate_master_key(&new_material, &secret_api::KeyOperator::system("ops"))
+        .rotate_master_key(&new_material, "ops")
         .await
         .unwrap();
     let after = raw

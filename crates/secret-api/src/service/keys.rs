@@ -42,6 +42,25 @@ impl KeyOperator {
     }
 }
 
+/// An operator named by id alone runs a command (SYSTEM).
+impl From<&str> for KeyOperator {
+    fn from(id: &str) -> Self {
+        KeyOperator::system(id)
+    }
+}
+
+impl From<String> for KeyOperator {
+    fn from(id: String) -> Self {
+        KeyOperator::system(id)
+    }
+}
+
+impl From<&KeyOperator> for KeyOperator {
+    fn from(by: &KeyOperator) -> Self {
+        by.clone()
+    }
+}
+
 /// The key hierarchy's state: the keys (never their material) and what a re-encryption
 /// still has to move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,7 +113,8 @@ impl SecretService {
     /// Makes a new data key the active one (the old one goes ROTATING: it decrypts, no
     /// longer encrypts, until [`SecretService::reencrypt`] has moved everything off it);
     /// audited as KEY_ROTATED. Returns the new key's id.
-    pub async fn rotate_data_key(&self, by: &KeyOperator) -> Result<String> {
+    pub async fn rotate_data_key(&self, by: impl Into<KeyOperator>) -> Result<String> {
+        let by = &by.into();
         let result = self
             .inner
             .keys
@@ -115,10 +135,11 @@ impl SecretService {
     /// retired key.
     pub async fn reencrypt(
         &self,
-        by: &KeyOperator,
+        by: impl Into<KeyOperator>,
         batch_size: u64,
         max_batches: Option<u64>,
     ) -> Result<ReencryptProgress> {
+        let by = &by.into();
         let result = self.reencrypt_batches(batch_size, max_batches).await;
         self.audit_reencryption(by, result).await
     }
@@ -198,7 +219,8 @@ impl SecretService {
     /// Erases the material of RETIRED keys that nothing references any more (irreversible:
     /// a backup holding values under such a key can no longer be read); one KEY_RETIRED
     /// record (action DESTROYED) per key. Returns the ids destroyed.
-    pub async fn destroy_retired_keys(&self, by: &KeyOperator) -> Result<Vec<String>> {
+    pub async fn destroy_retired_keys(&self, by: impl Into<KeyOperator>) -> Result<Vec<String>> {
+        let by = &by.into();
         let result = self
             .inner
             .keys
@@ -228,8 +250,9 @@ impl SecretService {
     pub async fn rotate_master_key(
         &self,
         new_master: &secret_crypto::MasterKeyMaterial,
-        by: &KeyOperator,
+        by: impl Into<KeyOperator>,
     ) -> Result<()> {
+        let by = &by.into();
         let result = self
             .inner
             .keys
