@@ -176,7 +176,7 @@ impl SecretService {
 
     /// Up to `limit` audit records after sequence number `after_seq`, in chain order, for
     /// an operator's export or inspection (records are redacted; no caller is checked:
-    /// use [`SecretService::audit_logs`] on behalf of a principal).
+    /// use [`SecretService::list_audit_logs`] on behalf of a principal).
     pub async fn audit_records_after(
         &self,
         after_seq: i64,
