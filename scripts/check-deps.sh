@@ -19,7 +19,7 @@ checks=(
   "secret-access       |                          | $io"
   "secret-store        |                          | secret-audit|secret-api|secret-lifecycle|$http"
   "secret-lifecycle    |                          | $http"
-  "secret-startup      |                          | secret-api|secret-lifecycle|$http"
+  "secret-startup      |                          | secret-lifecycle|$http"
   "secret-scheduler    |                          | secret-server|$http"
   # A module embedding SecretService gets no HTTP framework; the jobs sit on top of it.
   "secret-api          | --no-default-features    | secret-lifecycle|secret-startup|$http"

@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, anyhow};
 use clap::{Args, Parser};
 use secret_api::SecretService;
-use secret_core::SystemClock;
 use secret_lifecycle::jobs::{JobReport, LifecycleConfig, LifecycleJobs};
 use secret_lifecycle::notification::{
     FanoutNotifier, LogNotifier, Notifier, WebhookConfig, WebhookNotifier,
@@ -432,12 +431,7 @@ fn read_signing_key(path: &std::path::Path) -> Result<zeroize::Zeroizing<Vec<u8>
 
 /// Builds the scheduler from its settings.
 pub async fn build(cli: &Cli) -> Result<Scheduler> {
-    let master_key = cli.settings.master_key()?;
-    let db = secret_startup::connect(&cli.settings).await?;
-    let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    drop(master_key);
+    let service = secret_startup::open_service(&cli.settings).await?;
     let s = &cli.scheduler;
     let signing_key = s
         .webhook_secret_file

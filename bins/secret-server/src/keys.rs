@@ -3,15 +3,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Result, anyhow, bail};
 use clap::{Args, Subcommand};
-use secret_api::{KeyOperator, REENCRYPT_BATCH, SecretService};
-use secret_core::SystemClock;
+use secret_api::{KeyOperator, REENCRYPT_BATCH};
 use secret_crypto::MasterKeyMaterial;
 
-use crate::{StoreSettings, connect};
+use crate::StoreSettings;
 
 /// Key subcommands.
 #[derive(Debug, Subcommand)]
@@ -92,14 +90,6 @@ fn new_master_key(args: &RotateMasterKeyArgs) -> Result<MasterKeyMaterial> {
     }
 }
 
-async fn open(settings: &StoreSettings) -> Result<SecretService> {
-    let master_key = settings.master_key()?;
-    let db = connect(settings).await?;
-    SecretService::open(db, &master_key, Arc::new(SystemClock))
-        .await
-        .map_err(|e| anyhow!("{e}"))
-}
-
 /// Runs a `keys` subcommand, printing its result on standard output.
 pub(crate) async fn run(settings: &StoreSettings, command: &KeysCommand) -> Result<()> {
     // The new master key is read before anything is opened, so a bad one changes nothing.
@@ -107,7 +97,7 @@ pub(crate) async fn run(settings: &StoreSettings, command: &KeysCommand) -> Resu
         KeysCommand::RotateMasterKey(args) => Some(new_master_key(args)?),
         _ => None,
     };
-    let service = open(settings).await?;
+    let service = secret_startup::open_service(settings).await?;
     let mut out = std::io::stdout().lock();
     match command {
         KeysCommand::Status(args) => {

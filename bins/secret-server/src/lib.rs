@@ -6,16 +6,13 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand};
 use secret_access::{TokenIssuer, TokenVerifier};
-use secret_api::SecretService;
 use secret_api::http::HttpSettings;
 use secret_core::{
-    OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, SystemClock,
-    TeamMembership, TeamRole,
+    OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, TeamMembership, TeamRole,
 };
 use secret_startup::{read_key_file, write_private_file};
 use zeroize::Zeroizing;
@@ -386,10 +383,7 @@ async fn serve(settings: Settings) -> Result<()> {
              the same key for another service are accepted; set both in production"
         );
     }
-    let db = connect(&settings.store).await?;
-    let service = SecretService::open(db, &master_key, Arc::new(SystemClock))
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
+    let service = secret_startup::open_service_with(&settings.store, &master_key).await?;
     drop(master_key);
     let listener = std::net::TcpListener::bind(settings.bind)
         .with_context(|| format!("binding {}", settings.bind))?;

@@ -1,8 +1,9 @@
 //! The start-up every binary of the secret manager shares (`secret-server`,
 //! `secret-scheduler`): where the data lives and how it is unlocked ([`StoreSettings`]),
 //! reading key files with one rule ([`read_key_file`]), files only their owner may read
-//! ([`write_private_file`]), logging ([`init_tracing`]), the async runtime ([`runtime`])
-//! and connecting to the migrated database ([`connect`]).
+//! ([`write_private_file`]), logging ([`init_tracing`]), the async runtime ([`runtime`]),
+//! connecting to the migrated database ([`connect`]) and opening the service on it
+//! ([`open_service`]).
 //!
 //! Nothing here depends on an HTTP framework, so a binary without an HTTP server (the
 //! scheduler) does not pull one in.
@@ -10,10 +11,13 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use secrecy::ExposeSecret;
+use secret_api::SecretService;
+use secret_core::SystemClock;
 use secret_crypto::MasterKeyMaterial;
 use secret_store::{Database, DbConfig};
 use zeroize::Zeroizing;
@@ -169,6 +173,25 @@ pub async fn connect(settings: &StoreSettings) -> Result<Database> {
         .await
         .map_err(|e| anyhow!("running migrations: {e}"))?;
     Ok(db)
+}
+
+/// Opens the service on the configured database with the configured master key (see
+/// [`StoreSettings::master_key`]).
+pub async fn open_service(settings: &StoreSettings) -> Result<SecretService> {
+    let master_key = settings.master_key()?;
+    open_service_with(settings, &master_key).await
+}
+
+/// Opens the service on the configured database with `master_key`, already read (the
+/// server reads it before its other settings, so that a missing key is named first).
+pub async fn open_service_with(
+    settings: &StoreSettings,
+    master_key: &MasterKeyMaterial,
+) -> Result<SecretService> {
+    let db = connect(settings).await?;
+    SecretService::open(db, master_key, Arc::new(SystemClock))
+        .await
+        .map_err(|e| anyhow!("{e}"))
 }
 
 #[cfg(test)]

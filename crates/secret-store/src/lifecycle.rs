@@ -141,6 +141,24 @@ impl JobScan {
 }
 
 impl SecretRepository {
+    /// The windows of `kind` already recorded for `secret_id` and `due_at`.
+    pub async fn notices_sent(
+        &self,
+        secret_id: &str,
+        kind: &str,
+        due_at: DateTime<Utc>,
+    ) -> StoreResult<Vec<i32>> {
+        Ok(notices::Entity::find()
+            .filter(notices::Column::SecretId.eq(secret_id))
+            .filter(notices::Column::Kind.eq(kind))
+            .filter(notices::Column::DueAt.eq(due_at))
+            .all(self.database().conn())
+            .await?
+            .into_iter()
+            .map(|n| n.window_days)
+            .collect())
+    }
+
     /// The next page of `scan`; empty when it is done.
     pub async fn next_page(&self, scan: &mut JobScan) -> StoreResult<Vec<SecretMetadata>> {
         if scan.done {
@@ -357,24 +375,6 @@ impl WriteTx {
         .insert(self.txn())
         .await?;
         Ok(true)
-    }
-
-    /// The windows of `kind` already recorded for `secret_id` and `due_at`.
-    pub async fn notices_sent(
-        &mut self,
-        secret_id: &str,
-        kind: &str,
-        due_at: DateTime<Utc>,
-    ) -> StoreResult<Vec<i32>> {
-        Ok(notices::Entity::find()
-            .filter(notices::Column::SecretId.eq(secret_id))
-            .filter(notices::Column::Kind.eq(kind))
-            .filter(notices::Column::DueAt.eq(due_at))
-            .all(self.txn())
-            .await?
-            .into_iter()
-            .map(|n| n.window_days)
-            .collect())
     }
 
     /// Marks a live secret expired unless it already is: true if this call marked it.

@@ -24,7 +24,7 @@ use secret_audit::AuditEvent;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError, SecretValue};
 use secret_store::{
-    NewVersion, PendingOperation, StorageBackend, StoredValue, ValueTarget, WriteTx,
+    NewVersion, PendingOperation, StagedWrite, StorageBackend, StoredValue, ValueTarget, WriteTx,
 };
 
 use super::check::{CheckedValue, check_value};
@@ -68,7 +68,54 @@ pub(crate) struct NextVersion<'a> {
     pub(crate) ctx: &'a SecretContext,
 }
 
+/// A value on its way to an external vault: the pending row that records it, the secret's
+/// name (the vault keeps it in metadata) and the version written before it.
+pub(crate) struct VaultWrite<'a> {
+    pub(crate) staged: StagedWrite<'a>,
+    pub(crate) secret_name: &'a str,
+    /// `None` for a new secret.
+    pub(crate) previous: Option<&'a StoredValue>,
+}
+
 impl SecretService {
+    /// Steps 1 and 2 of the write protocol (ARCHITECTURE §7) on an external vault:
+    /// records `write` as pending in `tx` and commits it, then stores `value` in the vault
+    /// outside any transaction. A vault write that fails is undone: a new secret's vault
+    /// object is deleted, a further version is looked for and removed.
+    pub(crate) async fn write_to_vault(
+        &self,
+        mut tx: WriteTx,
+        write: &VaultWrite<'_>,
+        value: &SecretValue,
+        backend: &dyn StorageBackend,
+    ) -> Result<StoredValue> {
+        let StagedWrite {
+            secret_id,
+            version,
+            operation,
+            ..
+        } = write.staged;
+        tx.stage_write(&write.staged).await?;
+        tx.commit().await?;
+        let target = ValueTarget {
+            secret_id,
+            secret_name: write.secret_name,
+            version,
+        };
+        match backend.store_value(target, value, write.previous).await {
+            Ok(stored) => Ok(stored),
+            Err(err) => {
+                if operation == PendingOperation::Create {
+                    self.abandon_create(secret_id, backend).await;
+                } else {
+                    self.abandon_unanswered(secret_id, version, write.previous, backend)
+                        .await;
+                }
+                Err(err.into())
+            }
+        }
+    }
+
     /// Writes `value` as the next version of secret `id` (whose current version must be
     /// `expected` when given). Returns the secret as it now stands and the new version.
     pub(super) async fn commit_version(
@@ -89,12 +136,12 @@ impl SecretService {
             .find_version(id, current.current_version)
             .await?
             .map(|v| v.stored);
-        let target = ValueTarget {
-            secret_id: id,
-            secret_name: &current.name,
-            version,
-        };
         if backend.keeps_values_in_database() {
+            let target = ValueTarget {
+                secret_id: id,
+                secret_name: &current.name,
+                version,
+            };
             let stored = backend
                 .store_value(target, &checked.value, previous.as_ref())
                 .await?;
@@ -110,27 +157,21 @@ impl SecretService {
             self.inner.cache.invalidate(id);
             return Ok((meta, version));
         }
-        tx.stage_write(&secret_store::StagedWrite {
-            secret_id: id,
-            version,
-            vault_id: &current.vault_id,
-            operation: PendingOperation::Update,
-            actor_id: ctx.user_id(),
-            now,
-        })
-        .await?;
-        tx.commit().await?;
-        let stored = match backend
-            .store_value(target, &checked.value, previous.as_ref())
-            .await
-        {
-            Ok(stored) => stored,
-            Err(err) => {
-                self.abandon_unanswered(id, version, previous.as_ref(), backend.as_ref())
-                    .await;
-                return Err(err.into());
-            }
+        let write = VaultWrite {
+            staged: StagedWrite {
+                secret_id: id,
+                version,
+                vault_id: &current.vault_id,
+                operation: PendingOperation::Update,
+                actor_id: ctx.user_id(),
+                now,
+            },
+            secret_name: &current.name,
+            previous: previous.as_ref(),
         };
+        let stored = self
+            .write_to_vault(tx, &write, &checked.value, backend.as_ref())
+            .await?;
         let promoted = async {
             let mut tx = self.begin().await?;
             let again = self.lock_live(&mut tx, id, ctx, Action::Update).await?;
@@ -207,6 +248,28 @@ impl SecretService {
         match backend.find_written(id, previous).await {
             Ok(found) => self.abandon_write(id, version, found, backend).await,
             Err(_) => self.leave_abandoned(id, version).await,
+        }
+    }
+
+    /// Undoes a create whose value went (or may have gone) to an external vault: the
+    /// vault's object (what of it exists), then the pending row. When the vault cannot be
+    /// reached the row stays for the reconciliation job.
+    pub(crate) async fn abandon_create(&self, id: &str, backend: &dyn StorageBackend) {
+        if let Err(err) = backend.delete_secret(id, &[]).await {
+            tracing::warn!(
+                secret_id = %id,
+                error = %SecretError::from(err),
+                "the vault object of a failed create could not be removed; left for reconciliation"
+            );
+            self.leave_abandoned(id, 1).await;
+            return;
+        }
+        if let Err(err) = self.inner.repo.drop_write(id, 1).await {
+            tracing::warn!(
+                secret_id = %id,
+                error = %SecretError::from(err),
+                "the pending write of a failed create could not be cleared"
+            );
         }
     }
 

@@ -9,9 +9,10 @@ use secret_core::name::{
     normalize_tags, validate_description, validate_metadata, validate_secret_name,
 };
 use secret_core::{SecretContext, SecretError, SecretScope};
-use secret_store::{NewSecret, NewVersion, PendingOperation, StorageBackend, ValueTarget};
+use secret_store::{NewSecret, NewVersion, PendingOperation, StagedWrite, ValueTarget};
 
 use super::check::{check_context, check_value, earliest, effective_interval, resolve_owner};
+use super::commit::VaultWrite;
 use super::{Result, SecretService, not_found};
 
 impl SecretService {
@@ -96,39 +97,33 @@ impl SecretService {
         let expires_at = earliest(params.expires_at, checked.facts.natural_expiry);
         let id = uuid::Uuid::now_v7().to_string();
         let external = !backend.keeps_values_in_database();
-        if external {
-            // Step 1 of the external write: record it before the vault sees the value.
-            let mut tx = self.begin().await?;
-            tx.stage_write(&secret_store::StagedWrite {
-                secret_id: &id,
-                version: 1,
-                vault_id: &vault.id,
-                operation: PendingOperation::Create,
-                actor_id: ctx.user_id(),
-                now,
-            })
-            .await?;
-            tx.commit().await?;
-        }
-        let stored = match backend
-            .store_value(
-                ValueTarget {
+        let stored = if external {
+            let write = VaultWrite {
+                staged: StagedWrite {
                     secret_id: &id,
-                    secret_name: &params.name,
                     version: 1,
+                    vault_id: &vault.id,
+                    operation: PendingOperation::Create,
+                    actor_id: ctx.user_id(),
+                    now,
                 },
+                secret_name: &params.name,
+                previous: None,
+            };
+            self.write_to_vault(
+                self.begin().await?,
+                &write,
                 &checked.value,
-                None,
+                backend.as_ref(),
             )
-            .await
-        {
-            Ok(stored) => stored,
-            Err(err) => {
-                if external {
-                    self.abandon_create(&id, backend.as_ref()).await;
-                }
-                return Err(err.into());
-            }
+            .await?
+        } else {
+            let target = ValueTarget {
+                secret_id: &id,
+                secret_name: &params.name,
+                version: 1,
+            };
+            backend.store_value(target, &checked.value, None).await?
         };
         let new = NewSecret {
             id: id.clone(),
@@ -210,27 +205,5 @@ impl SecretService {
         .await?;
         tx.commit().await?;
         Ok(created)
-    }
-
-    /// Undoes a create whose value went (or may have gone) to an external vault: the
-    /// vault's object (what of it exists), then the pending row. When the vault cannot be
-    /// reached the row stays for the reconciliation job.
-    async fn abandon_create(&self, id: &str, backend: &dyn StorageBackend) {
-        if let Err(err) = backend.delete_secret(id, &[]).await {
-            tracing::warn!(
-                secret_id = %id,
-                error = %SecretError::from(err),
-                "the vault object of a failed create could not be removed; left for reconciliation"
-            );
-            self.leave_abandoned(id, 1).await;
-            return;
-        }
-        if let Err(err) = self.inner.repo.drop_write(id, 1).await {
-            tracing::warn!(
-                secret_id = %id,
-                error = %SecretError::from(err),
-                "the pending write of a failed create could not be cleared"
-            );
-        }
     }
 }

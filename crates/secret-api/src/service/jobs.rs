@@ -104,8 +104,11 @@ impl SecretService {
         kind: NoticeKind,
         due_at: DateTime<Utc>,
     ) -> Result<Vec<i32>> {
-        let mut tx = self.begin().await?;
-        Ok(tx.notices_sent(id, kind.as_str(), due_at).await?)
+        Ok(self
+            .inner
+            .repo
+            .notices_sent(id, kind.as_str(), due_at)
+            .await?)
     }
 
     /// Records `notice`'s windows for `meta` and, when at least one was new, one
@@ -256,11 +259,14 @@ impl SecretService {
             changed: (removed.len() + deactivate.len()) as u64,
             vault_failed: false,
         };
+        if removed.is_empty() {
+            return Ok(report);
+        }
         // The vault's copies of removed versions go too (the local store's went with their
         // rows).
         let backend = self.backend(&rec.metadata).await?;
-        if !removed.is_empty() && !backend.keeps_values_in_database() {
-            let stored: Vec<_> = removed.iter().map(|v| v.stored.clone()).collect();
+        if !backend.keeps_values_in_database() {
+            let stored: Vec<_> = removed.into_iter().map(|v| v.stored).collect();
             if let Err(err) = backend.remove_versions(id, &stored).await {
                 report.vault_failed = true;
                 tracing::warn!(secret_id = %id, error = %SecretError::from(err),

@@ -17,8 +17,11 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretAuditEventType as E, SecretError, SecretValue};
-use secret_store::{NewVersion, PendingOperation, StorageBackend, StoredValue, ValueTarget};
+use secret_store::{
+    NewVersion, PendingOperation, StagedWrite, StorageBackend, StoredValue, ValueTarget,
+};
 
+use super::commit::VaultWrite;
 use super::jobs::{SCHEDULER_ACTOR, scheduler_ctx, scheduler_event};
 use super::{CheckedValue, NextVersion, Result, SecretService, check_value};
 
@@ -96,51 +99,41 @@ impl SecretService {
         let version = meta.current_version + 1;
         let current = self.current_record(meta).await?;
         let external = !backend.keeps_values_in_database();
-        if external {
-            let mut tx = self.begin().await?;
-            tx.stage_write(&secret_store::StagedWrite {
-                secret_id: &meta.id,
-                version,
-                vault_id: &meta.vault_id,
-                operation: PendingOperation::Update,
-                actor_id: SCHEDULER_ACTOR,
-                now,
-            })
-            .await?;
-            tx.commit().await?;
-        }
-        let stored = match backend
-            .store_value(
-                ValueTarget {
+        let stored = if external {
+            let write = VaultWrite {
+                staged: StagedWrite {
                     secret_id: &meta.id,
-                    secret_name: &meta.name,
                     version,
+                    vault_id: &meta.vault_id,
+                    operation: PendingOperation::Update,
+                    actor_id: SCHEDULER_ACTOR,
+                    now,
                 },
+                secret_name: &meta.name,
+                previous: Some(&current.stored),
+            };
+            self.write_to_vault(
+                self.begin().await?,
+                &write,
                 &checked.value,
-                Some(&current.stored),
+                backend.as_ref(),
             )
-            .await
-        {
-            Ok(stored) => stored,
-            Err(err) => {
-                if external {
-                    self.abandon_unanswered(
-                        &meta.id,
-                        version,
-                        Some(&current.stored),
-                        backend.as_ref(),
-                    )
-                    .await;
-                }
-                return Err(err.into());
-            }
-        };
-        if !external {
+            .await?
+        } else {
+            let target = ValueTarget {
+                secret_id: &meta.id,
+                secret_name: &meta.name,
+                version,
+            };
+            let stored = backend
+                .store_value(target, &checked.value, Some(&current.stored))
+                .await?;
             self.inner
                 .repo
                 .put_pending(&meta.id, version, &stored, now)
                 .await?;
-        }
+            stored
+        };
         Ok(StagedRotation {
             meta: meta.clone(),
             version,
