@@ -282,7 +282,7 @@ pub fn authorize(
             reason: format!("{action} permission on secret {} is required", secret.id),
         }),
         Decision::Invisible => Err(SecretError::SecretNotFound {
-            id: secret.id.clone(),
+            id: secret.id.to_string(),
         }),
     }
 }

@@ -76,7 +76,7 @@ pub fn check_grant(
         return Ok(request.expires_at);
     }
     let to_be = AccessGrant {
-        id: String::new(),
+        id: secret_core::GrantId::new(String::new()),
         secret_id: secret.id.clone(),
         grantee_type: request.grantee_type,
         grantee_id: request.grantee_id.clone(),
@@ -170,7 +170,7 @@ fn require_grant_permission(
         })
     } else {
         Err(SecretError::SecretNotFound {
-            id: secret.id.clone(),
+            id: secret.id.to_string(),
         })
     }
 }

@@ -26,7 +26,7 @@ fn bench_ctx() -> SecretContext {
     .in_organization("org-1")
 }
 
-async fn service(url: &str, cache: CacheConfig) -> (SecretService, String) {
+async fn service(url: &str, cache: CacheConfig) -> (SecretService, secret_core::SecretId) {
     let db = Database::connect(&DbConfig::new(url)).await.unwrap();
     db.migrate().await.unwrap();
     let mut key = [0u8; 32];

@@ -34,7 +34,7 @@ async fn service(
     url: &str,
     cache: CacheConfig,
     bao: Option<&openbao::OpenBao>,
-) -> (SecretService, String) {
+) -> (SecretService, secret_core::SecretId) {
     let db = Database::connect(&DbConfig::new(url)).await.unwrap();
     db.migrate().await.unwrap();
     let mut key = [0u8; 32];

@@ -122,7 +122,7 @@ impl SecretService {
             .into_iter()
             .map(|m| ReportSecret {
                 last_used_at: m.usage.as_ref().and_then(|u| u.last_used_at),
-                id: m.id,
+                id: m.id.into_string(),
                 name: m.name,
                 scope: m.scope,
                 secret_type: m.secret_type,
@@ -141,8 +141,8 @@ impl SecretService {
             .await?
             .into_iter()
             .map(|g| ReportGrant {
-                secret_id: g.secret_id,
-                grant_id: g.id,
+                secret_id: g.secret_id.into_string(),
+                grant_id: g.id.into_string(),
                 grantee_type: g.grantee_type,
                 grantee_id: g.grantee_id,
                 expires_at: g.expires_at,

@@ -7,12 +7,14 @@
 //! ```no_run
 //! # async fn demo() -> Result<(), secret_core::SecretError> {
 //! use secret_api::{SecretService, ServiceConfig};
-//! use secret_core::{OrgRole, Principal, SecretContext};
+//! use secret_core::{OrgRole, Principal, SecretContext, SecretId};
 //!
 //! let service = SecretService::connect(ServiceConfig::from_env()?).await?;
 //! let caller = Principal::user("user-1").with_org("org-1", OrgRole::Member);
 //! let ctx = SecretContext::new(caller, "mcp-server").in_organization("org-1");
-//! let value = service.get_secret("0193...", &ctx).await?;
+//! // Ids are typed: a grant's or a vault's id cannot be passed where a secret's is wanted.
+//! let id = SecretId::from("0193...");
+//! let value = service.get_secret(&id, &ctx).await?;
 //! # Ok(()) }
 //! ```
 
@@ -43,5 +45,6 @@ pub use secret_core::{
     AnySecretValue, ErrorCode, OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership,
     SecretContext, SecretError, SecretScope, SecretType, SecretValue, TeamMembership, TeamRole,
 };
+pub use secret_core::{GrantId, SecretId, VaultId};
 pub use secret_crypto::MasterKeyMaterial;
 pub use secret_store::{DbConfig, DbKind, JobScan, KeyInfo, ReencryptProgress};

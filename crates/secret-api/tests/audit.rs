@@ -12,7 +12,9 @@ use secret_api::{
     UpdateValueParams,
 };
 use secret_core::audit::{AuditRecord, ChainBreak};
-use secret_core::{AuditOutcome, GranteeType, OrgRole, Principal, SecretAuditEventType as E};
+use secret_core::{
+    AuditOutcome, GranteeType, OrgRole, Principal, SecretAuditEventType as E, SecretId,
+};
 use secret_testkit::*;
 
 fn params(name: &str) -> CreateSecretParams {
@@ -203,7 +205,7 @@ async fn refusals_and_failures_are_recorded() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::VersionConflict);
-    let missing = "01900000-0000-7000-8000-000000000000";
+    let missing = &SecretId::from("01900000-0000-7000-8000-000000000000");
     let err = s.get_secret(missing, &ctx()).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::SecretNotFound);
     // A refused metadata view of a missing secret is not a refusal: nothing is recorded.
@@ -239,7 +241,7 @@ async fn refusals_and_failures_are_recorded() {
             .unwrap()
             .starts_with("VERSION_CONFLICT: ")
     );
-    assert_eq!(rs[6].entry.secret_id.as_deref(), Some(missing));
+    assert_eq!(rs[6].entry.secret_id.as_deref(), Some(missing.as_str()));
     assert_eq!(rs[6].entry.secret_name, None);
 }
 

@@ -162,7 +162,7 @@ async fn master_key_rotation_rewraps_data_keys_only() {
     let mut raw = t.db.raw().await;
     let sql = "SELECT encrypted_value FROM secret_versions WHERE secret_id = $1 AND version = $2";
     let before = raw
-        .fetch_bytes(sql, &[RawValue::Text(id.clone()), RawValue::Int(1)])
+        .fetch_bytes(sql, &[RawValue::Text(id.to_string()), RawValue::Int(1)])
         .await;
     let new_material = secret_api::MasterKeyMaterial::parse("a brand new long passphrase").unwrap();
     t.service
@@ -170,7 +170,7 @@ async fn master_key_rotation_rewraps_data_keys_only() {
         .await
         .unwrap();
     let after = raw
-        .fetch_bytes(sql, &[RawValue::Text(id.clone()), RawValue::Int(1)])
+        .fetch_bytes(sql, &[RawValue::Text(id.to_string()), RawValue::Int(1)])
         .await;
     assert_eq!(before, after, "values are not re-encrypted");
     assert_eq!(

@@ -13,7 +13,7 @@ use secret_api::{
     SecretScope, SecretService, SecretType, SecretValue, UpdateSecretParams, UpdateValueParams,
 };
 use secret_core::value::{EnvVariableSetSecret, GenericSecret, UsernamePasswordSecret};
-use secret_core::{AnySecretValue, SystemClock};
+use secret_core::{AnySecretValue, SecretId, SystemClock};
 use secret_testkit::*;
 
 fn generic(v: &str) -> SecretValue {
@@ -281,13 +281,13 @@ async fn unknown_ids_and_versions_are_not_found() {
     let t = TestService::new().await;
     let err = t
         .service
-        .get_secret("no-such-id", &ctx())
+        .get_secret(&SecretId::from("no-such-id"), &ctx())
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::SecretNotFound);
     assert!(
         t.service
-            .get_secret_or_none("no-such-id", &ctx())
+            .get_secret_or_none(&SecretId::from("no-such-id"), &ctx())
             .await
             .unwrap()
             .is_none()
@@ -319,7 +319,7 @@ async fn unknown_ids_and_versions_are_not_found() {
     let err = t
         .service
         .update_secret_value(
-            "no-such-id",
+            &SecretId::from("no-such-id"),
             UpdateValueParams {
                 value: api_key("sk-1234567890ab"),
                 change_reason: None,
@@ -405,10 +405,10 @@ async fn value_updates_keep_every_version_and_rollback_re_encrypts_the_old_value
     let mut raw = t.db.raw().await;
     let sql = "SELECT encrypted_value FROM secret_versions WHERE secret_id = $1 AND version = $2";
     let v1 = raw
-        .fetch_bytes(sql, &[RawValue::Text(id.clone()), RawValue::Int(1)])
+        .fetch_bytes(sql, &[RawValue::Text(id.to_string()), RawValue::Int(1)])
         .await;
     let v3 = raw
-        .fetch_bytes(sql, &[RawValue::Text(id.clone()), RawValue::Int(3)])
+        .fetch_bytes(sql, &[RawValue::Text(id.to_string()), RawValue::Int(3)])
         .await;
     assert_ne!(v1, v3);
     // Rolling back to the current version is refused.
@@ -806,13 +806,13 @@ async fn tampered_or_moved_ciphertext_fails_with_decryption_failed() {
 
     // Moved to another version of the same secret.
     let a1 = raw
-        .fetch_bytes(select, &[RawValue::Text(a.clone()), RawValue::Int(1)])
+        .fetch_bytes(select, &[RawValue::Text(a.to_string()), RawValue::Int(1)])
         .await;
     raw.exec(
         update,
         &[
             RawValue::Bytes(a1.clone()),
-            RawValue::Text(a.clone()),
+            RawValue::Text(a.to_string()),
             RawValue::Int(2),
         ],
     )
@@ -825,7 +825,7 @@ async fn tampered_or_moved_ciphertext_fails_with_decryption_failed() {
         update,
         &[
             RawValue::Bytes(a1.clone()),
-            RawValue::Text(b.clone()),
+            RawValue::Text(b.to_string()),
             RawValue::Int(1),
         ],
     )
@@ -841,7 +841,7 @@ async fn tampered_or_moved_ciphertext_fails_with_decryption_failed() {
         update,
         &[
             RawValue::Bytes(tampered),
-            RawValue::Text(a.clone()),
+            RawValue::Text(a.to_string()),
             RawValue::Int(1),
         ],
     )

@@ -14,7 +14,7 @@ use secret_api::{
     ScopeTarget, SecretContext, SecretScope, SecretValue, TeamRole,
 };
 use secret_core::value::GenericSecret;
-use secret_core::{AnySecretValue, GranteeType};
+use secret_core::{AnySecretValue, GranteeType, SecretId};
 use secret_store::SecretRepository;
 use secret_testkit::*;
 
@@ -44,7 +44,7 @@ fn grant(
     }
 }
 
-async fn listed_ids(t: &TestService, ctx: &SecretContext) -> (BTreeSet<String>, u64) {
+async fn listed_ids(t: &TestService, ctx: &SecretContext) -> (BTreeSet<SecretId>, u64) {
     let mut ids = BTreeSet::new();
     let mut total = None;
     for page in 1.. {
@@ -184,13 +184,13 @@ async fn each_principal_lists_exactly_what_it_may_see() {
         metas.push(t.service.get_metadata(id, &root).await.unwrap());
     }
     let repo = SecretRepository::new(t.db.connect().await);
-    let all_refs: Vec<&str> = all.iter().map(String::as_str).collect();
+    let all_refs: Vec<&str> = all.iter().map(SecretId::as_str).collect();
     let grants = repo.grants_on(&all_refs).await.unwrap();
     assert!(grants.len() > 200);
 
     for p in principals {
         let filter = VisibilityFilter::for_principal(&p);
-        let expected: BTreeSet<String> = metas
+        let expected: BTreeSet<SecretId> = metas
             .iter()
             .filter(|m| is_visible(&filter, m, &grants, clock_now(&clock)))
             .map(|m| m.id.clone())

@@ -27,7 +27,7 @@ pub struct SecretRef {
 impl From<&SecretMetadata> for SecretRef {
     fn from(m: &SecretMetadata) -> Self {
         SecretRef {
-            id: m.id.clone(),
+            id: m.id.to_string(),
             name: Some(m.name.clone()),
             scope: Some(m.scope),
             organization_id: m.organization_id.clone(),

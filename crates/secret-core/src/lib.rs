@@ -9,6 +9,7 @@ pub mod clock;
 pub mod context;
 pub mod enums;
 pub mod error;
+pub mod ids;
 pub mod limits;
 pub mod model;
 pub mod name;
@@ -25,6 +26,7 @@ pub use enums::{
     VaultHealthStatus, VaultScope,
 };
 pub use error::{ErrorCode, SecretError};
+pub use ids::{GrantId, SecretId, VaultId};
 pub use principal::{
     OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, TeamMembership, TeamRole,
 };

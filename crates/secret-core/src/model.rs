@@ -12,18 +12,19 @@ use crate::enums::{
     StorageBackendKind,
 };
 use crate::error::SecretError;
+use crate::ids::{GrantId, SecretId, VaultId};
 use crate::limits::{DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, MAX_PAGE_OFFSET};
 use crate::value::{SecretValue, ValueFacts};
 
-fn local_vault_id() -> String {
-    crate::vault::LOCAL_VAULT_ID.to_string()
+fn local_vault_id() -> VaultId {
+    VaultId::local()
 }
 
 /// A secret's metadata: everything about it except its value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SecretMetadata {
-    pub id: String,
+    pub id: SecretId,
     pub name: String,
     pub description: Option<String>,
     #[serde(rename = "type")]
@@ -36,7 +37,7 @@ pub struct SecretMetadata {
     pub storage_backend: StorageBackendKind,
     /// The vault configuration the value is kept in (`local`: the built-in store).
     #[serde(default = "local_vault_id")]
-    pub vault_id: String,
+    pub vault_id: VaultId,
     pub current_version: i64,
     pub expires_at: Option<DateTime<Utc>>,
     pub rotation_enabled: bool,
@@ -263,7 +264,7 @@ pub struct SecretVersionInfo {
 /// A decrypted value with the identity of the version it came from.
 #[derive(Debug)]
 pub struct VersionedValue {
-    pub id: String,
+    pub id: SecretId,
     pub name: String,
     pub version: i64,
     pub value: SecretValue,
@@ -294,7 +295,7 @@ pub struct CreateSecretParams {
     pub metadata: BTreeMap<String, String>,
     pub storage_backend: Option<StorageBackendKind>,
     /// The vault configuration to keep the value in; `None` picks the scope's default.
-    pub vault_id: Option<String>,
+    pub vault_id: Option<VaultId>,
     pub lifecycle: LifecycleSettings,
 }
 
@@ -467,8 +468,8 @@ impl AuditLogsParams {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccessGrant {
-    pub id: String,
-    pub secret_id: String,
+    pub id: GrantId,
+    pub secret_id: SecretId,
     pub grantee_type: GranteeType,
     pub grantee_id: String,
     pub can_read: bool,

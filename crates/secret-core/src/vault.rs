@@ -450,7 +450,7 @@ pub struct UpdateVaultParams {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct VaultConfiguration {
-    pub id: String,
+    pub id: crate::ids::VaultId,
     pub name: String,
     pub description: Option<String>,
     pub backend: StorageBackendKind,

@@ -447,7 +447,7 @@ impl AuditStore {
         }
         for m in &mut out {
             m.usage = Some(SecretUsageInfo {
-                last_used_at: last.get(&m.id).copied(),
+                last_used_at: last.get(m.id.as_str()).copied(),
                 consumer_modules: Vec::new(),
             });
         }

@@ -18,8 +18,8 @@ fn to_grant(m: grants::Model) -> StoreResult<AccessGrant> {
                 format!("grantee type '{}'", m.grantee_type),
             )
         })?,
-        id: m.id,
-        secret_id: m.secret_id,
+        id: m.id.into(),
+        secret_id: m.secret_id.into(),
         grantee_id: m.grantee_id,
         can_read: m.can_read,
         can_update: m.can_update,
@@ -71,10 +71,12 @@ impl WriteTx {
             .filter(grants::Column::GranteeId.eq(grant.grantee_id.as_str()))
             .one(self.txn())
             .await?;
-        let id = existing.map(|e| e.id).unwrap_or_else(|| grant.id.clone());
+        let id = existing
+            .map(|e| e.id)
+            .unwrap_or_else(|| grant.id.to_string());
         let row = grants::ActiveModel {
             id: Set(id.clone()),
-            secret_id: Set(grant.secret_id.clone()),
+            secret_id: Set(grant.secret_id.to_string()),
             grantee_type: Set(grant.grantee_type.as_str().to_string()),
             grantee_id: Set(grant.grantee_id.clone()),
             can_read: Set(grant.can_read),

@@ -187,7 +187,7 @@ impl SecretRepository {
         scan.done = (rows.len() as u64) < PAGE;
         scan.cursor = rows
             .last()
-            .and_then(|m| key(m).map(|at| (at, m.id.clone())));
+            .and_then(|m| key(m).map(|at| (at, m.id.to_string())));
         if scan.cursor.is_none() {
             scan.done = true;
         }
@@ -214,7 +214,13 @@ impl SecretRepository {
         if let Some(after) = after {
             query = query.filter(versions::Column::SecretId.gt(after));
         }
-        let ids: Vec<String> = query.into_tuple().all(self.database().conn()).await?;
+        let ids: Vec<secret_core::SecretId> = query
+            .into_tuple::<String>()
+            .all(self.database().conn())
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
         let mut out: Vec<SecretMetadata> = self
             .find_many(&ids)
             .await?

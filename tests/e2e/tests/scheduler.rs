@@ -17,7 +17,7 @@ use chrono::Utc;
 use secret_api::{CreateSecretParams, SecretScope, SecretService, SecretValue};
 use secret_core::model::LifecycleSettings;
 use secret_core::value::ApiKeySecret;
-use secret_core::{AnySecretValue, ManualClock, RotationStrategy, SecretAuditEventType};
+use secret_core::{AnySecretValue, ManualClock, RotationStrategy, SecretAuditEventType, SecretId};
 use secret_testkit::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_e2e-secret-scheduler");
@@ -70,7 +70,7 @@ fn endpoint(delay: Duration, hang: bool) -> Endpoint {
 
 /// A database with one AUTOMATIC secret (webhook handler) whose rotation is 10 days
 /// overdue; returns the database, the master key and the secret's id.
-async fn overdue_secret() -> (TestDb, String, String) {
+async fn overdue_secret() -> (TestDb, String, SecretId) {
     let db = TestDb::new().await;
     let (material, b64) = random_master_key();
     let past = Utc::now() - chrono::Duration::days(40);

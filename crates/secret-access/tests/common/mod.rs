@@ -32,7 +32,7 @@ pub fn secret(id: &str, scope: SecretScope, owners: Owners<'_>) -> SecretMetadat
         user,
     } = owners;
     SecretMetadata {
-        id: id.to_owned(),
+        id: id.into(),
         name: format!("{id}-name"),
         description: None,
         secret_type: SecretType::ApiKey,
@@ -42,7 +42,7 @@ pub fn secret(id: &str, scope: SecretScope, owners: Owners<'_>) -> SecretMetadat
         project_id: project.map(str::to_owned),
         user_id: user.map(str::to_owned),
         storage_backend: StorageBackendKind::LocalEncrypted,
-        vault_id: "local".to_string(),
+        vault_id: secret_core::VaultId::local(),
         current_version: 1,
         expires_at: None,
         rotation_enabled: false,
@@ -124,8 +124,8 @@ pub fn grant(
     expires_at: Option<DateTime<Utc>>,
 ) -> AccessGrant {
     AccessGrant {
-        id: format!("grant-{secret_id}-{grantee_id}"),
-        secret_id: secret_id.to_owned(),
+        id: format!("grant-{secret_id}-{grantee_id}").into(),
+        secret_id: secret_id.into(),
         grantee_type,
         grantee_id: grantee_id.to_owned(),
         can_read: flags.contains('R'),

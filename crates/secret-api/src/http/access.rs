@@ -6,6 +6,7 @@ use super::AppState;
 use super::error::{ApiResult, ErrorResponse};
 use super::extract::{Caller, JsonBody};
 use secret_core::wire::{GrantAccessRequest, GrantList, GrantResponse};
+use secret_core::{GrantId, SecretId};
 
 /// The grants of a secret. Needs GRANT on it.
 #[utoipa::path(
@@ -22,7 +23,7 @@ use secret_core::wire::{GrantAccessRequest, GrantList, GrantResponse};
 pub(crate) async fn list_grants(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
 ) -> ApiResult {
     let grants = state
         .service
@@ -50,7 +51,7 @@ pub(crate) async fn list_grants(
 pub(crate) async fn grant_access(
     state: web::Data<AppState>,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     body: JsonBody<GrantAccessRequest>,
 ) -> ApiResult {
     let grant = state
@@ -79,7 +80,7 @@ pub(crate) async fn grant_access(
 pub(crate) async fn revoke_access(
     state: web::Data<AppState>,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(SecretId, GrantId)>,
 ) -> ApiResult {
     let (id, grant_id) = path.into_inner();
     state

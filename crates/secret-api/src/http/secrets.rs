@@ -5,8 +5,8 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use secret_core::SecretError;
 use secret_core::model::{SecretMetadata, UpdateValueParams, VersionedValue};
+use secret_core::{SecretError, SecretId};
 
 use super::AppState;
 use super::error::{ApiResult, ErrorResponse};
@@ -41,7 +41,7 @@ fn value_response(value: VersionedValue) -> HttpResponse {
 /// work. A refused read is audited: the first of the caller's window in full, the rest of
 /// the window as one summary record (see `refusals`), so a flood costs no lookup and no
 /// audit insert per request.
-async fn admit_value_read(state: &AppState, caller: &Caller, id: &str) -> ApiResult<()> {
+async fn admit_value_read(state: &AppState, caller: &Caller, id: &SecretId) -> ApiResult<()> {
     let Err(retry_after_secs) = state.limiter.check(caller.ctx.user_id()) else {
         return Ok(());
     };
@@ -134,7 +134,11 @@ pub(crate) async fn list_secrets(state: State, caller: Caller, query: ListQuery)
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn get_metadata(state: State, caller: Caller, id: web::Path<String>) -> ApiResult {
+pub(crate) async fn get_metadata(
+    state: State,
+    caller: Caller,
+    id: web::Path<SecretId>,
+) -> ApiResult {
     let meta = state
         .service
         .get_metadata(&id, &caller.ctx)
@@ -165,7 +169,7 @@ pub(crate) async fn get_metadata(state: State, caller: Caller, id: web::Path<Str
 pub(crate) async fn update_secret(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     if_match: IfMatch,
     body: JsonBody<UpdateSecretRequest>,
 ) -> ApiResult {
@@ -196,7 +200,7 @@ pub(crate) async fn update_secret(
 pub(crate) async fn delete_secret(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     if_match: IfMatch,
 ) -> ApiResult {
     let meta = state
@@ -223,7 +227,7 @@ pub(crate) async fn delete_secret(
     ),
     security(("bearer" = []))
 )]
-pub(crate) async fn get_value(state: State, caller: Caller, id: web::Path<String>) -> ApiResult {
+pub(crate) async fn get_value(state: State, caller: Caller, id: web::Path<SecretId>) -> ApiResult {
     admit_value_read(&state, &caller, &id).await?;
     let value = state
         .service
@@ -255,7 +259,7 @@ pub(crate) async fn get_value(state: State, caller: Caller, id: web::Path<String
 pub(crate) async fn update_value(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     if_match: IfMatch,
     body: JsonBody<UpdateSecretValueRequest>,
 ) -> ApiResult {
@@ -289,7 +293,7 @@ pub(crate) async fn update_value(
 pub(crate) async fn restore_secret(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
 ) -> ApiResult {
     let meta = state
         .service
@@ -318,7 +322,7 @@ pub(crate) async fn restore_secret(
 pub(crate) async fn permanently_delete_secret(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     if_match: IfMatch,
 ) -> ApiResult {
     if let Some(expected) = if_match.0 {
@@ -364,7 +368,7 @@ pub(crate) async fn permanently_delete_secret(
 pub(crate) async fn rotate_secret(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     if_match: IfMatch,
     body: JsonBody<RotateSecretRequest>,
 ) -> ApiResult {
@@ -390,7 +394,7 @@ pub(crate) async fn rotate_secret(
 pub(crate) async fn list_versions(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
 ) -> ApiResult {
     let versions = state
         .service
@@ -423,7 +427,7 @@ pub(crate) async fn list_versions(
 pub(crate) async fn get_version_value(
     state: State,
     caller: Caller,
-    path: web::Path<(String, String)>,
+    path: web::Path<(SecretId, String)>,
 ) -> ApiResult {
     let (id, version) = path.into_inner();
     let version = version
@@ -467,7 +471,7 @@ pub(crate) async fn get_version_value(
 pub(crate) async fn rollback_secret(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<SecretId>,
     if_match: IfMatch,
     body: JsonBody<RollbackRequest>,
 ) -> ApiResult {

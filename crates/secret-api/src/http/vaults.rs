@@ -3,6 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
+use secret_core::VaultId;
 use secret_core::model::FieldUpdate;
 use secret_core::vault::{ConfigureVaultParams, RawConfig, UpdateVaultParams};
 use secret_core::wire::{
@@ -81,7 +82,7 @@ pub(crate) async fn configure_vault(
         (status = 404, description = "No such configuration visible to the caller", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
-pub(crate) async fn get_vault(state: State, caller: Caller, id: web::Path<String>) -> ApiResult {
+pub(crate) async fn get_vault(state: State, caller: Caller, id: web::Path<VaultId>) -> ApiResult {
     let v = state
         .service
         .get_vault(&id, &caller.ctx)
@@ -107,7 +108,7 @@ pub(crate) async fn get_vault(state: State, caller: Caller, id: web::Path<String
 pub(crate) async fn update_vault(
     state: State,
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<VaultId>,
     body: JsonBody<UpdateVaultRequest>,
 ) -> ApiResult {
     let r = body.0;
@@ -137,7 +138,11 @@ pub(crate) async fn update_vault(
         (status = 409, description = "The built-in vault, or one still holding secrets (the count is named)", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
-pub(crate) async fn delete_vault(state: State, caller: Caller, id: web::Path<String>) -> ApiResult {
+pub(crate) async fn delete_vault(
+    state: State,
+    caller: Caller,
+    id: web::Path<VaultId>,
+) -> ApiResult {
     state
         .service
         .delete_vault(&id, &caller.ctx)
@@ -156,7 +161,11 @@ pub(crate) async fn delete_vault(state: State, caller: Caller, id: web::Path<Str
         (status = 404, description = "No such configuration visible to the caller", body = ErrorResponse),
     ),
     security(("bearer" = [])))]
-pub(crate) async fn vault_health(state: State, caller: Caller, id: web::Path<String>) -> ApiResult {
+pub(crate) async fn vault_health(
+    state: State,
+    caller: Caller,
+    id: web::Path<VaultId>,
+) -> ApiResult {
     let report = state
         .service
         .check_vault_health(&id, &caller.ctx)

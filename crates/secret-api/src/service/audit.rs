@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use secret_access::{Action, Decision, decide};
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::audit::AuditEntry;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError};
@@ -128,7 +129,7 @@ impl SecretService {
     /// ACCESS_DENIED, and hands the error back.
     pub async fn record_refused_read(
         &self,
-        id: &str,
+        id: &SecretId,
         err: SecretError,
         ctx: &SecretContext,
     ) -> SecretError {
@@ -223,7 +224,7 @@ impl SecretService {
             );
             usages.push(NewUsage {
                 id: uuid::Uuid::now_v7().to_string(),
-                secret_id: meta.id.clone(),
+                secret_id: meta.id.to_string(),
                 consumer_module: ctx.consumer_module.chars().take(128).collect(),
                 consumer_resource_id: ctx
                     .consumer_resource_id

@@ -4,6 +4,7 @@ use chrono::Duration;
 use secret_access::can_create;
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::model::{CreateSecretParams, SecretMetadata};
 use secret_core::name::{
     normalize_tags, validate_description, validate_metadata, validate_secret_name,
@@ -95,7 +96,7 @@ impl SecretService {
             ));
         }
         let expires_at = earliest(params.expires_at, checked.facts.natural_expiry);
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = SecretId::generate();
         let external = !backend.keeps_values_in_database();
         let stored = if external {
             let write = VaultWrite {
@@ -126,7 +127,7 @@ impl SecretService {
             backend.store_value(target, &checked.value, None).await?
         };
         let new = NewSecret {
-            id: id.clone(),
+            id: id.to_string(),
             name: params.name,
             description: params.description,
             secret_type: params.secret_type,

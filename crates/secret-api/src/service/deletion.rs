@@ -4,6 +4,7 @@ use chrono::Duration;
 use secret_access::Action;
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError};
@@ -21,7 +22,7 @@ impl SecretService {
     /// 30 days. Its name stays taken until it is purged.
     pub async fn delete_secret(
         &self,
-        id: &str,
+        id: &SecretId,
         expected_version: Option<i64>,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
@@ -35,7 +36,7 @@ impl SecretService {
 
     async fn delete_op(
         &self,
-        id: &str,
+        id: &SecretId,
         expected_version: Option<i64>,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
@@ -73,14 +74,18 @@ impl SecretService {
     }
 
     /// Restores a soft-deleted secret within its recovery period.
-    pub async fn restore_secret(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
+    pub async fn restore_secret(
+        &self,
+        id: &SecretId,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::SecretRestored).on_id(id);
         let meta = self.audited(event, ctx, self.restore_op(id, ctx)).await?;
         Ok(self.unsealed(meta).await)
     }
 
-    async fn restore_op(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
+    async fn restore_op(&self, id: &SecretId, ctx: &SecretContext) -> Result<SecretMetadata> {
         let now = self.now();
         // The vault's copies are undeleted first: if that fails, nothing changes.
         let (meta, _) = {
@@ -109,13 +114,17 @@ impl SecretService {
     /// Deletes a soft-deleted secret for good, with every version and grant. Needs an
     /// authentication less than five minutes old (REAUTHENTICATION_REQUIRED otherwise); a
     /// secret that is not soft-deleted first is CONFLICT.
-    pub async fn permanently_delete_secret(&self, id: &str, ctx: &SecretContext) -> Result<()> {
+    pub async fn permanently_delete_secret(
+        &self,
+        id: &SecretId,
+        ctx: &SecretContext,
+    ) -> Result<()> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::SecretPermanentlyDeleted).on_id(id);
         self.audited(event, ctx, self.purge_op(id, ctx)).await
     }
 
-    async fn purge_op(&self, id: &str, ctx: &SecretContext) -> Result<()> {
+    async fn purge_op(&self, id: &SecretId, ctx: &SecretContext) -> Result<()> {
         let now = self.now();
         match ctx.principal.auth_time {
             Some(at) if now - at <= REAUTHENTICATION_WINDOW => {}

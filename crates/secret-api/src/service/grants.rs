@@ -2,7 +2,9 @@
 
 use secret_access::{Action, check_grant, check_revoke};
 use secret_audit::AuditEvent;
+use secret_core::GrantId;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::model::{AccessGrant, GrantAccessParams};
 use secret_core::name::validate_platform_id;
 use secret_core::{SecretContext, SecretError};
@@ -15,7 +17,7 @@ impl SecretService {
     /// same grantee. The caller needs GRANT and can pass on only permissions it holds.
     pub async fn grant_access(
         &self,
-        secret_id: &str,
+        secret_id: &SecretId,
         params: GrantAccessParams,
         ctx: &SecretContext,
     ) -> Result<AccessGrant> {
@@ -30,7 +32,7 @@ impl SecretService {
 
     async fn grant_op(
         &self,
-        secret_id: &str,
+        secret_id: &SecretId,
         params: GrantAccessParams,
         ctx: &SecretContext,
     ) -> Result<AccessGrant> {
@@ -51,8 +53,8 @@ impl SecretService {
             .find(|g| g.grantee_type == params.grantee_type && g.grantee_id == params.grantee_id)
             .cloned();
         let grant = AccessGrant {
-            id: uuid::Uuid::now_v7().to_string(),
-            secret_id: secret_id.to_string(),
+            id: GrantId::generate(),
+            secret_id: secret_id.clone(),
             grantee_type: params.grantee_type,
             grantee_id: params.grantee_id,
             can_read: params.can_read,
@@ -110,8 +112,8 @@ impl SecretService {
     /// Revokes one grant of a secret. The caller needs GRANT.
     pub async fn revoke_access(
         &self,
-        secret_id: &str,
-        grant_id: &str,
+        secret_id: &SecretId,
+        grant_id: &GrantId,
         ctx: &SecretContext,
     ) -> Result<AccessGrant> {
         check_context(ctx)?;
@@ -124,8 +126,8 @@ impl SecretService {
 
     async fn revoke_op(
         &self,
-        secret_id: &str,
-        grant_id: &str,
+        secret_id: &SecretId,
+        grant_id: &GrantId,
         ctx: &SecretContext,
     ) -> Result<AccessGrant> {
         let now = self.now();
@@ -138,7 +140,7 @@ impl SecretService {
         check_revoke(&ctx.principal, &rec.metadata, &grants, now)?;
         let grant = grants
             .into_iter()
-            .find(|g| g.id == grant_id)
+            .find(|g| g.id == *grant_id)
             .ok_or_else(|| SecretError::GrantNotFound {
                 id: grant_id.to_string(),
             })?;
@@ -161,7 +163,7 @@ impl SecretService {
     /// The grants of a secret. The caller needs GRANT on it.
     pub async fn list_access_grants(
         &self,
-        secret_id: &str,
+        secret_id: &SecretId,
         ctx: &SecretContext,
     ) -> Result<Vec<AccessGrant>> {
         check_context(ctx)?;

@@ -8,6 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use secret_audit::AuditEvent;
+use secret_core::SecretId;
 use secret_core::model::{AccessGrant, SecretMetadata, SecretVersionInfo};
 use secret_core::{ActorType, Principal, SecretAuditEventType as E, SecretContext, SecretError};
 use secret_store::JobScan;
@@ -100,7 +101,7 @@ impl SecretService {
     /// The windows of `kind` already recorded for `id` and `due_at`.
     pub async fn notices_sent(
         &self,
-        id: &str,
+        id: &SecretId,
         kind: NoticeKind,
         due_at: DateTime<Utc>,
     ) -> Result<Vec<i32>> {
@@ -226,7 +227,7 @@ impl SecretService {
     /// the removed versions.
     pub async fn prune_versions(
         &self,
-        id: &str,
+        id: &SecretId,
         delete: &[i64],
         deactivate: &[i64],
     ) -> Result<PruneReport> {
@@ -280,7 +281,7 @@ impl SecretService {
     /// under its lock), with its versions, grants and usage and the vault's copies, with a
     /// SECRET_PERMANENTLY_DELETED record (action PURGE); its audit records stay. True when
     /// this call purged it.
-    pub async fn purge_if_due(&self, id: &str) -> Result<bool> {
+    pub async fn purge_if_due(&self, id: &SecretId) -> Result<bool> {
         let now = self.now();
         let ctx = scheduler_ctx();
         let mut tx = self.begin().await?;

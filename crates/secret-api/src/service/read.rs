@@ -7,6 +7,7 @@ use std::sync::Arc;
 use secret_access::{Action, Decision, VisibilityFilter, decide};
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::model::{
     AccessGrant, ListSecretsParams, Page, SealedMasked, SecretMetadata, SecretVersionInfo,
     VersionedValue,
@@ -72,12 +73,16 @@ impl SecretService {
 
     /// The current value of a secret. Soft-deleted secrets are not found; expired ones
     /// answer SECRET_EXPIRED.
-    pub async fn get_secret(&self, id: &str, ctx: &SecretContext) -> Result<SecretValue> {
+    pub async fn get_secret(&self, id: &SecretId, ctx: &SecretContext) -> Result<SecretValue> {
         Ok(self.get_secret_value(id, ctx).await?.value)
     }
 
     /// The current value with the secret's id, name and version.
-    pub async fn get_secret_value(&self, id: &str, ctx: &SecretContext) -> Result<VersionedValue> {
+    pub async fn get_secret_value(
+        &self,
+        id: &SecretId,
+        ctx: &SecretContext,
+    ) -> Result<VersionedValue> {
         check_context(ctx)?;
         self.read_audited(id, None, ctx).await
     }
@@ -85,7 +90,7 @@ impl SecretService {
     /// The value of one version of a secret.
     pub async fn get_secret_version(
         &self,
-        id: &str,
+        id: &SecretId,
         version: i64,
         ctx: &SecretContext,
     ) -> Result<VersionedValue> {
@@ -96,7 +101,7 @@ impl SecretService {
     /// The current value, or `None` when the secret does not exist or is soft-deleted.
     pub async fn get_secret_or_none(
         &self,
-        id: &str,
+        id: &SecretId,
         ctx: &SecretContext,
     ) -> Result<Option<SecretValue>> {
         match self.get_secret(id, ctx).await {
@@ -111,9 +116,9 @@ impl SecretService {
     /// any other failure (denied, expired, undecryptable) fails the whole call.
     pub async fn get_secrets(
         &self,
-        ids: &[String],
+        ids: &[SecretId],
         ctx: &SecretContext,
-    ) -> Result<BTreeMap<String, SecretValue>> {
+    ) -> Result<BTreeMap<SecretId, SecretValue>> {
         check_context(ctx)?;
         let now = self.now();
         let records = self.inner.repo.find_many(ids).await?;
@@ -137,7 +142,7 @@ impl SecretService {
                 r.metadata
                     .is_expired_at(now)
                     .then(|| SecretError::SecretExpired {
-                        id: r.metadata.id.clone(),
+                        id: r.metadata.id.to_string(),
                     })
             });
             if let Some(err) = refused {
@@ -146,7 +151,7 @@ impl SecretService {
             }
             live.push(r.metadata);
         }
-        let pairs: Vec<(String, i64)> = live
+        let pairs: Vec<(SecretId, i64)> = live
             .iter()
             .map(|m| (m.id.clone(), m.current_version))
             .collect();
@@ -195,7 +200,7 @@ impl SecretService {
 
     /// A secret's metadata (never its value). Soft-deleted secrets are returned too, with
     /// `deletedAt` set, so they can be restored.
-    pub async fn get_metadata(&self, id: &str, ctx: &SecretContext) -> Result<SecretMetadata> {
+    pub async fn get_metadata(&self, id: &SecretId, ctx: &SecretContext) -> Result<SecretMetadata> {
         check_context(ctx)?;
         let mut meta = self
             .audited_view(id, ctx, self.authorized(id, ctx, Action::ViewMetadata))
@@ -251,7 +256,7 @@ impl SecretService {
     /// A secret's version history, newest first.
     pub async fn list_versions(
         &self,
-        id: &str,
+        id: &SecretId,
         ctx: &SecretContext,
     ) -> Result<Vec<SecretVersionInfo>> {
         check_context(ctx)?;
@@ -279,7 +284,7 @@ impl SecretService {
         }
         if meta.is_expired_at(now) {
             return Err(SecretError::SecretExpired {
-                id: meta.id.clone(),
+                id: meta.id.to_string(),
             });
         }
         Ok(())
@@ -363,7 +368,7 @@ impl SecretService {
         let meta = &snap.metadata;
         let version = version.unwrap_or(meta.current_version);
         let not_found = || SecretError::VersionNotFound {
-            id: meta.id.clone(),
+            id: meta.id.to_string(),
             version,
         };
         let stored = match &snap.current {

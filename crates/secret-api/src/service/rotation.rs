@@ -15,6 +15,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
+use secret_core::SecretId;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretAuditEventType as E, SecretError, SecretValue};
 use secret_store::{
@@ -65,14 +66,14 @@ impl SecretService {
             .find_version(&meta.id, meta.current_version)
             .await?
             .ok_or_else(|| SecretError::VersionNotFound {
-                id: meta.id.clone(),
+                id: meta.id.to_string(),
                 version: meta.current_version,
             })
     }
 
     /// Claims `id` for rotation until `lease` from now; false when another scheduler
     /// holds an unexpired claim or the secret is no longer due.
-    pub async fn claim_rotation(&self, id: &str, lease: Duration) -> Result<bool> {
+    pub async fn claim_rotation(&self, id: &SecretId, lease: Duration) -> Result<bool> {
         let now = self.now();
         Ok(self.inner.repo.claim_rotation(id, now, now + lease).await?)
     }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use secret_access::{administered_orgs, can_configure_vault};
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::VaultId;
 use secret_core::model::FieldUpdate;
 use secret_core::name::validate_description;
 use secret_core::vault::{
@@ -94,7 +95,7 @@ impl SecretService {
             .count_secrets(&v.id, orgs.as_deref())
             .await?;
         Ok(VaultConfiguration {
-            id: v.id.clone(),
+            id: VaultId::from(&v.id),
             name: v.name.clone(),
             description: v.description.clone(),
             backend: v.backend,
@@ -125,13 +126,13 @@ impl SecretService {
     }
 
     /// One configuration; one the caller may not see is not found.
-    pub async fn get_vault(&self, id: &str, ctx: &SecretContext) -> Result<VaultConfiguration> {
+    pub async fn get_vault(&self, id: &VaultId, ctx: &SecretContext) -> Result<VaultConfiguration> {
         check_context(ctx)?;
         let v = self.visible_vault(id, ctx).await?;
         self.vault_view(&v, &ctx.principal).await
     }
 
-    async fn visible_vault(&self, id: &str, ctx: &SecretContext) -> Result<VaultRecord> {
+    async fn visible_vault(&self, id: &VaultId, ctx: &SecretContext) -> Result<VaultRecord> {
         visibility(&ctx.principal).ok_or_else(not_admin)?;
         self.inner
             .vaults
@@ -242,7 +243,7 @@ impl SecretService {
     /// as VAULT_UPDATED with the fields changed.
     pub async fn update_vault(
         &self,
-        id: &str,
+        id: &VaultId,
         params: UpdateVaultParams,
         ctx: &SecretContext,
     ) -> Result<VaultConfiguration> {
@@ -277,7 +278,7 @@ impl SecretService {
 
     async fn update_vault_op(
         &self,
-        id: &str,
+        id: &VaultId,
         params: UpdateVaultParams,
         ctx: &SecretContext,
     ) -> Result<VaultRecord> {
@@ -400,7 +401,7 @@ impl SecretService {
 
     /// Deletes a configuration that holds no secret (409 with the count otherwise); the
     /// built-in one cannot be deleted. Audited as VAULT_DELETED.
-    pub async fn delete_vault(&self, id: &str, ctx: &SecretContext) -> Result<()> {
+    pub async fn delete_vault(&self, id: &VaultId, ctx: &SecretContext) -> Result<()> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::VaultDeleted).detail("vaultId", id);
         self.audited(event, ctx, self.delete_vault_op(id, ctx))
@@ -409,7 +410,7 @@ impl SecretService {
         Ok(())
     }
 
-    async fn delete_vault_op(&self, id: &str, ctx: &SecretContext) -> Result<()> {
+    async fn delete_vault_op(&self, id: &VaultId, ctx: &SecretContext) -> Result<()> {
         visibility(&ctx.principal).ok_or_else(not_admin)?;
         let mut tx = self.begin().await?;
         let current = self.lock_manageable(&mut tx, id, ctx).await?;
@@ -443,7 +444,7 @@ impl SecretService {
     /// audits it as VAULT_HEALTH_CHECK.
     pub async fn check_vault_health(
         &self,
-        id: &str,
+        id: &VaultId,
         ctx: &SecretContext,
     ) -> Result<VaultHealthReport> {
         check_context(ctx)?;
@@ -454,7 +455,7 @@ impl SecretService {
 
     async fn check_vault_health_op(
         &self,
-        id: &str,
+        id: &VaultId,
         ctx: &SecretContext,
     ) -> Result<VaultHealthReport> {
         let v = self.visible_vault(id, ctx).await?;

@@ -3,6 +3,7 @@
 use secret_access::Action;
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::model::SecretMetadata;
 use secret_core::{SecretContext, SecretError};
 use secret_store::ValueTarget;
@@ -16,7 +17,7 @@ impl SecretService {
     /// its new place, with the reason "Rollback to version N".
     pub async fn rollback_secret(
         &self,
-        id: &str,
+        id: &SecretId,
         to_version: i64,
         expected_version: Option<i64>,
         ctx: &SecretContext,
@@ -49,7 +50,7 @@ impl SecretService {
     /// Writes version `to_version`'s value as a new version, recorded as `new`.
     async fn rollback_op(
         &self,
-        id: &str,
+        id: &SecretId,
         to_version: i64,
         new: VersionNote,
         ctx: &SecretContext,

@@ -5,6 +5,7 @@ use chrono::Duration;
 use secret_access::Action;
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
+use secret_core::SecretId;
 use secret_core::model::{SecretMetadata, UpdateSecretParams, UpdateValueParams};
 use secret_core::name::{
     normalize_tags, validate_change_reason, validate_description, validate_metadata,
@@ -20,7 +21,7 @@ impl SecretService {
     /// Updates a secret's metadata (description, expiry, rotation settings, tags, metadata).
     pub async fn update_secret(
         &self,
-        id: &str,
+        id: &SecretId,
         params: UpdateSecretParams,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
@@ -36,7 +37,7 @@ impl SecretService {
 
     async fn update_secret_op(
         &self,
-        id: &str,
+        id: &SecretId,
         params: UpdateSecretParams,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
@@ -115,7 +116,7 @@ impl SecretService {
     /// Writes a new value as a new version.
     pub async fn update_secret_value(
         &self,
-        id: &str,
+        id: &SecretId,
         params: UpdateValueParams,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
@@ -148,7 +149,7 @@ impl SecretService {
     /// `nextRotationAt` moved on by the rotation interval.
     pub async fn rotate_secret(
         &self,
-        id: &str,
+        id: &SecretId,
         new_value: SecretValue,
         expected_version: Option<i64>,
         ctx: &SecretContext,

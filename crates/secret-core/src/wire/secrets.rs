@@ -12,6 +12,7 @@ use super::nullable;
 use super::schema::{
     GranteeTypeSchema, SecretScopeSchema, SecretTypeSchema, SecretValueSchema, StorageBackendSchema,
 };
+use crate::ids::{GrantId, SecretId, VaultId};
 use crate::model::{
     AccessGrant, CreateSecretParams, FieldUpdate, GrantAccessParams, LifecyclePatch,
     LifecycleSettings, Page, ScopeTarget, SecretMetadata, SecretVersionInfo, UpdateSecretParams,
@@ -56,7 +57,8 @@ pub struct CreateSecretRequest {
     pub storage_backend: Option<StorageBackendKind>,
     /// The vault configuration to keep the value in (`local` for the built-in store);
     /// without it and `storageBackend`, the organization's default, then the global one.
-    pub vault_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub vault_id: Option<VaultId>,
     /// MANUAL (default), NOTIFY_ONLY or AUTOMATIC.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub rotation_strategy: Option<RotationStrategy>,
@@ -308,7 +310,8 @@ impl From<ValueFacts> for ValueFactsResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct SecretMetadataResponse {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: SecretId,
     pub name: String,
     pub description: Option<String>,
     #[serde(rename = "type")]
@@ -323,7 +326,8 @@ pub struct SecretMetadataResponse {
     #[cfg_attr(feature = "openapi", schema(value_type = StorageBackendSchema))]
     pub storage_backend: StorageBackendKind,
     /// The vault configuration keeping the value (`local`: the built-in store).
-    pub vault_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub vault_id: VaultId,
     /// Also the `ETag` of the response.
     pub current_version: i64,
     pub expires_at: Option<DateTime<Utc>>,
@@ -432,7 +436,8 @@ impl From<SecretMetadata> for SecretMetadataResponse {
 #[derive(Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ValueResponse {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: SecretId,
     pub name: String,
     /// Also the `ETag` of the response.
     pub version: i64,
@@ -482,8 +487,10 @@ impl From<SecretVersionInfo> for VersionResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct GrantResponse {
-    pub id: String,
-    pub secret_id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: GrantId,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub secret_id: SecretId,
     #[cfg_attr(feature = "openapi", schema(value_type = GranteeTypeSchema))]
     pub grantee_type: GranteeType,
     pub grantee_id: String,

@@ -56,7 +56,8 @@ pub struct UpdateVaultRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct VaultResponse {
-    pub id: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub id: crate::ids::VaultId,
     pub name: String,
     pub description: Option<String>,
     #[cfg_attr(feature = "openapi", schema(value_type = StorageBackendSchema))]

@@ -150,7 +150,13 @@ async fn next_page(
 
 /// A notification about `meta`.
 fn notification(kind: NotificationKind, meta: &SecretMetadata, now: DateTime<Utc>) -> Notification {
-    let mut n = Notification::new(kind, meta.id.clone(), meta.name.clone(), meta.scope, now);
+    let mut n = Notification::new(
+        kind,
+        meta.id.to_string(),
+        meta.name.clone(),
+        meta.scope,
+        now,
+    );
     n.organization_id.clone_from(&meta.organization_id);
     n.team_id.clone_from(&meta.team_id);
     n.project_id.clone_from(&meta.project_id);

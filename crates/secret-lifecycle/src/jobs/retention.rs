@@ -54,7 +54,7 @@ pub(super) async fn versions(
         if !full {
             break;
         }
-        after = Some(last);
+        after = Some(last.into_string());
     }
     Ok(report)
 }
@@ -91,7 +91,7 @@ pub(super) async fn grants(service: &SecretService) -> Result<JobReport, SecretE
         if !full {
             break;
         }
-        after = Some(last);
+        after = Some(last.into_string());
     }
     Ok(report)
 }

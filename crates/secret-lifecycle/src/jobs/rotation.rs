@@ -99,7 +99,7 @@ async fn rotate_claimed(
             reason: format!("no rotation handler named '{name}' is registered"),
         })?;
     let subject = RotationSubject {
-        id: meta.id.clone(),
+        id: meta.id.to_string(),
         name: meta.name.clone(),
         secret_type: meta.secret_type,
         version: meta.current_version,

@@ -13,6 +13,7 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseTransaction, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
+use secret_core::SecretId;
 use secret_core::model::{
     LifecycleSettings, Page, SealedMasked, SecretMetadata, SecretVersionInfo,
 };
@@ -166,8 +167,8 @@ pub(crate) fn to_record(m: secrets::Model) -> StoreResult<SecretRecord> {
             storage_backend: parse("secrets", "storage backend", &m.storage_backend)?,
             vault_id: m
                 .vault_config_id
-                .unwrap_or_else(|| secret_core::vault::LOCAL_VAULT_ID.to_string()),
-            id: m.id,
+                .map_or_else(secret_core::VaultId::local, secret_core::VaultId::from),
+            id: m.id.into(),
             name: m.name,
             description: m.description,
             organization_id: m.organization_id,
@@ -276,12 +277,12 @@ impl SecretRepository {
     }
 
     /// The secrets with these ids that exist, in no particular order.
-    pub async fn find_many(&self, ids: &[String]) -> StoreResult<Vec<SecretRecord>> {
+    pub async fn find_many(&self, ids: &[SecretId]) -> StoreResult<Vec<SecretRecord>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         secrets::Entity::find()
-            .filter(secrets::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .filter(secrets::Column::Id.is_in(ids.iter().map(SecretId::as_str)))
             .all(self.db.conn())
             .await?
             .into_iter()
@@ -301,7 +302,10 @@ impl SecretRepository {
     }
 
     /// The given (secret id, version) pairs that exist.
-    pub async fn find_versions(&self, pairs: &[(String, i64)]) -> StoreResult<Vec<VersionRecord>> {
+    pub async fn find_versions(
+        &self,
+        pairs: &[(SecretId, i64)],
+    ) -> StoreResult<Vec<VersionRecord>> {
         let mut out = Vec::with_capacity(pairs.len());
         for chunk in pairs.chunks(100) {
             let mut any = Condition::any();
