@@ -11,6 +11,7 @@
 pub mod conformance;
 #[cfg(feature = "hashicorp-vault")]
 pub mod openbao;
+pub mod process;
 
 /// Whether tests that need a server this machine may lack must fail instead of skipping
 /// (`SECRETS_TEST_STRICT=1`, set by CI).

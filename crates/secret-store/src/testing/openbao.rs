@@ -8,12 +8,13 @@
 //! When none is found, [`server`] returns `None` after reporting the skip, or fails under
 //! `SECRETS_TEST_STRICT=1`.
 
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 use vaultrs::client::{VaultClient, VaultClientSettingsBuilder};
+
+use super::process::{ServerProcess, find_bin, free_port};
 
 /// The root token of the dev server.
 pub const ROOT_TOKEN: &str = "root";
@@ -25,62 +26,17 @@ pub struct OpenBao {
     pub root_token: String,
     pub role_id: String,
     pub secret_id: String,
-    /// The process id of the server, to stop and start it in tests.
-    pub pid: u32,
+    /// The server's process, to stop, freeze and thaw it in tests.
+    pub process: ServerProcess,
     bin: PathBuf,
-    port: u16,
 }
 
 static SERVER: OnceCell<Option<OpenBao>> = OnceCell::const_new();
 
-fn find_bin() -> Option<PathBuf> {
-    if let Ok(p) = std::env::var("SECRETS_TEST_BAO") {
-        return Some(PathBuf::from(p));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path) {
-        let candidate = dir.join("bao");
-        if candidate.is_file() {
-            return Some(candidate);
-        }
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from)?;
-    let local = home.join(".local/bin/bao");
-    local.is_file().then_some(local)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start(bin: &PathBuf, port: u16) -> u32 {
-    let log = std::env::temp_dir().join(format!("openbao-{port}.log"));
-    // The watchdog shell polls the test process and kills the server once it is gone.
-    let script = format!(
-        "\"$0\" server -dev -dev-root-token-id={ROOT_TOKEN} -dev-listen-address=127.0.0.1:{port} \
-         >\"{}\" 2>&1 & b=$!; echo $b; \
-         while kill -0 {} 2>/dev/null && kill -0 $b 2>/dev/null; do sleep 1; done; kill $b 2>/dev/null",
-        log.display(),
-        std::process::id()
-    );
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(bin)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the OpenBao watchdog starts");
-    let mut line = String::new();
-    let stdout = child.stdout.take().expect("stdout");
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
-        .expect("the server's pid");
-    // The watchdog lives as long as the server; reap it when it ends.
-    std::thread::spawn(move || child.wait());
-    line.trim().parse().expect("a pid")
+fn start(bin: &Path, port: u16) -> ServerProcess {
+    let args =
+        format!("server -dev -dev-root-token-id={ROOT_TOKEN} -dev-listen-address=127.0.0.1:{port}");
+    ServerProcess::start("openbao", bin, &args, port)
 }
 
 fn root_client(address: &str) -> VaultClient {
@@ -107,7 +63,7 @@ async fn wait_ready(address: &str) -> bool {
 }
 
 async fn launch() -> Option<OpenBao> {
-    let Some(bin) = find_bin() else {
+    let Some(bin) = find_bin("SECRETS_TEST_BAO", "bao") else {
         super::skip(
             "OpenBao tests",
             "no `bao` binary (run `scripts/openbao.sh install`, or set SECRETS_TEST_BAO)",
@@ -115,7 +71,7 @@ async fn launch() -> Option<OpenBao> {
         return None;
     };
     let port = free_port();
-    let pid = start(&bin, port);
+    let process = start(&bin, port);
     let address = format!("http://127.0.0.1:{port}");
     assert!(
         wait_ready(&address).await,
@@ -152,9 +108,8 @@ async fn launch() -> Option<OpenBao> {
         root_token: ROOT_TOKEN.to_string(),
         role_id,
         secret_id,
-        pid,
+        process,
         bin,
-        port,
     })
 }
 
@@ -171,27 +126,17 @@ impl OpenBao {
 
     /// Stops the server (its data is lost: a dev server keeps it in memory).
     pub fn stop(&self) {
-        let _ = Command::new("kill").arg(self.pid.to_string()).status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline
-            && std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok()
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        self.process.stop();
     }
 
     /// Freezes the server (SIGSTOP): connections open, nothing answers.
     pub fn pause(&self) {
-        let _ = Command::new("kill")
-            .args(["-STOP", &self.pid.to_string()])
-            .status();
+        self.process.pause();
     }
 
     /// Undoes [`OpenBao::pause`].
     pub fn resume(&self) {
-        let _ = Command::new("kill")
-            .args(["-CONT", &self.pid.to_string()])
-            .status();
+        self.process.resume();
     }
 
     /// A second server with root-token access only (no AppRole), for a test that stops
@@ -199,7 +144,7 @@ impl OpenBao {
     pub async fn spawn_private() -> Option<OpenBao> {
         let shared = server().await?;
         let port = free_port();
-        let pid = start(&shared.bin, port);
+        let process = start(&shared.bin, port);
         let address = format!("http://127.0.0.1:{port}");
         assert!(
             wait_ready(&address).await,
@@ -207,8 +152,7 @@ impl OpenBao {
         );
         Some(OpenBao {
             address,
-            port,
-            pid,
+            process,
             ..shared
         })
     }
