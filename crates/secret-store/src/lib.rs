@@ -18,6 +18,8 @@ pub mod testing;
 pub mod vaults;
 
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
+#[cfg(feature = "aws-secrets-manager")]
+pub use backend::AwsSecretsManagerBackend;
 #[cfg(feature = "hashicorp-vault")]
 pub use backend::HashicorpVaultBackend;
 pub use backend::{

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use common::{TestDb, master_key};
 use secret_core::vault::{BackendConfig, Credential, HashicorpVaultConfig, VaultAuth};
 use secret_core::{ErrorCode, SecretError, SecretValue};
-use secret_store::testing::{conformance, openbao};
+use secret_store::testing::{conformance, openbao, stub};
 use secret_store::{
     HashicorpVaultBackend, KeyManager, LocalEncryptedBackend, StorageBackend, StoredValue,
     ValueTarget,
@@ -216,41 +216,6 @@ async fn a_vault_that_is_gone_or_hangs_is_unavailable_and_a_bad_token_is_refused
     assert!(!err.to_string().contains("not-a-token"));
 }
 
-/// Accepts one HTTP request on `listener`, answers it with `body` (200), returns the request.
-async fn answer_once(listener: tokio::net::TcpListener, body: &'static str) -> String {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut sock, _) = listener.accept().await.unwrap();
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        let n = sock.read(&mut chunk).await.unwrap();
-        buf.extend_from_slice(&chunk[..n]);
-        let text = String::from_utf8_lossy(&buf).to_string();
-        if let Some(head_end) = text.find("\r\n\r\n") {
-            let length = text[..head_end]
-                .lines()
-                .find_map(|l| {
-                    l.to_ascii_lowercase()
-                        .strip_prefix("content-length:")
-                        .map(|v| v.trim().parse::<usize>().unwrap())
-                })
-                .unwrap_or(0);
-            if buf.len() >= head_end + 4 + length {
-                break;
-            }
-        }
-        if n == 0 {
-            break;
-        }
-    }
-    let reply = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    sock.write_all(reply.as_bytes()).await.unwrap();
-    String::from_utf8(buf).unwrap()
-}
-
 #[tokio::test]
 async fn kubernetes_login_sends_the_role_and_the_service_account_token_from_its_file() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -259,7 +224,7 @@ async fn kubernetes_login_sends_the_role_and_the_service_account_token_from_its_
         "data":null,"warnings":null,"wrap_info":null,"auth":{"client_token":"s.k8s-issued","accessor":"a","policies":["p"],
         "token_policies":["p"],"metadata":null,"lease_duration":3600,"renewable":true,
         "entity_id":"e","token_type":"service","orphan":true}}"#;
-    let server = tokio::spawn(answer_once(listener, login));
+    let server = tokio::spawn(stub::answer(listener, vec![stub::Reply::json(200, login)]));
     let dir = std::env::temp_dir().join(format!("k8s-{}", uuid::Uuid::now_v7()));
     std::fs::create_dir_all(&dir).unwrap();
     let jwt_path = dir.join("token");
@@ -271,7 +236,7 @@ async fn kubernetes_login_sends_the_role_and_the_service_account_token_from_its_
         mount: "k8s-prod".into(),
     };
     let backend = HashicorpVaultBackend::connect(bao_config(&address, auth)).await;
-    let request = server.await.unwrap();
+    let request = server.await.unwrap().remove(0);
     if let Err(e) = &backend {
         panic!("the login's answer was not taken: {e}");
     }

@@ -117,3 +117,24 @@ pub(super) fn vault_path(path: &str, s: &str, allow_empty: bool) -> Result<Strin
     }
     Ok(trimmed.to_string())
 }
+
+/// An `http(s)://host[:port]` URL without credentials, path, query or fragment.
+pub(super) fn http_url(path: &str, s: &str) -> Result<String, SecretError> {
+    let url = url::Url::parse(s).map_err(|_| field_error(path, "must be an http(s) URL"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(field_error(path, "must be an http(s) URL with a host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(field_error(
+            path,
+            "must not hold credentials; put them in config.auth",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
+        return Err(field_error(
+            path,
+            "must be scheme, host and port only (no path, query or fragment)",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}

@@ -3,7 +3,7 @@
 use serde_json::{Value, json};
 
 use super::Credential;
-use super::fields::{Fields, field_error, vault_path};
+use super::fields::{Fields, field_error, http_url, vault_path};
 use crate::error::SecretError;
 
 /// How the service authenticates to a HashiCorp Vault (or OpenBao) server.
@@ -43,26 +43,6 @@ pub struct HashicorpVaultConfig {
     /// The time limit of each call to the vault, in seconds (1 to 60, default 10).
     pub timeout_seconds: u64,
     pub auth: VaultAuth,
-}
-
-fn vault_address(path: &str, s: &str) -> Result<String, SecretError> {
-    let url = url::Url::parse(s).map_err(|_| field_error(path, "must be an http(s) URL"))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(field_error(path, "must be an http(s) URL with a host"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(field_error(
-            path,
-            "must not hold credentials; put them in config.auth",
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() || url.path() != "/" {
-        return Err(field_error(
-            path,
-            "must be scheme, host and port only (no path, query or fragment)",
-        ));
-    }
-    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 fn parse_vault_auth(value: Value) -> Result<VaultAuth, SecretError> {
@@ -122,7 +102,7 @@ fn parse_vault_auth(value: Value) -> Result<VaultAuth, SecretError> {
 
 pub(super) fn parse_hashicorp(value: Value) -> Result<HashicorpVaultConfig, SecretError> {
     let mut f = Fields::new("config", value)?;
-    let address = vault_address("config.address", &f.str("address")?)?;
+    let address = http_url("config.address", &f.str("address")?)?;
     let namespace = f
         .opt_str("namespace")?
         .map(|n| vault_path("config.namespace", &n, false))

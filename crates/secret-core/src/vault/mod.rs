@@ -17,9 +17,11 @@ use zeroize::Zeroizing;
 use crate::enums::{StorageBackendKind, VaultHealthStatus, VaultScope};
 use crate::error::SecretError;
 
+mod aws;
 mod fields;
 mod hashicorp;
 
+pub use aws::{AwsAuth, AwsSecretsManagerConfig};
 use fields::field_error;
 pub use hashicorp::{HashicorpVaultConfig, VaultAuth};
 
@@ -59,6 +61,8 @@ pub enum BackendConfig {
     Local,
     /// HashiCorp Vault (or OpenBao), KV v2.
     HashicorpVault(HashicorpVaultConfig),
+    /// AWS Secrets Manager.
+    AwsSecretsManager(AwsSecretsManagerConfig),
 }
 
 impl BackendConfig {
@@ -76,6 +80,9 @@ impl BackendConfig {
             StorageBackendKind::HashicorpVault => {
                 hashicorp::parse_hashicorp(config).map(BackendConfig::HashicorpVault)
             }
+            StorageBackendKind::AwsSecretsManager => {
+                aws::parse_aws(config).map(BackendConfig::AwsSecretsManager)
+            }
             other => Err(field_error(
                 "backend",
                 format!("{other} is not available in this build"),
@@ -88,6 +95,7 @@ impl BackendConfig {
         match self {
             BackendConfig::Local => StorageBackendKind::LocalEncrypted,
             BackendConfig::HashicorpVault(_) => StorageBackendKind::HashicorpVault,
+            BackendConfig::AwsSecretsManager(_) => StorageBackendKind::AwsSecretsManager,
         }
     }
 
@@ -96,6 +104,7 @@ impl BackendConfig {
         let value = match self {
             BackendConfig::Local => json!({}),
             BackendConfig::HashicorpVault(c) => c.stored_json(),
+            BackendConfig::AwsSecretsManager(c) => c.stored_json(),
         };
         Zeroizing::new(serde_json::to_vec(&value).unwrap_or_default())
     }
@@ -115,6 +124,7 @@ impl BackendConfig {
         match self {
             BackendConfig::Local => json!({}),
             BackendConfig::HashicorpVault(c) => c.public_json(),
+            BackendConfig::AwsSecretsManager(c) => c.public_json(),
         }
     }
 }

@@ -175,7 +175,7 @@ fn local_takes_no_settings_and_unbuilt_backends_are_refused() {
         BackendConfig::Local
     );
     assert!(BackendConfig::parse(StorageBackendKind::LocalEncrypted, json!({"a": 1})).is_err());
-    let err = BackendConfig::parse(StorageBackendKind::AwsSecretsManager, json!({})).unwrap_err();
+    let err = BackendConfig::parse(StorageBackendKind::AzureKeyVault, json!({})).unwrap_err();
     assert_eq!(field_of(err), "backend");
 }
 
@@ -195,4 +195,103 @@ fn vault_names_are_checked() {
     assert!(validate_vault_name(" ").is_err());
     assert!(validate_vault_name("a\nb").is_err());
     assert!(validate_vault_name(&"x".repeat(256)).is_err());
+}
+
+const AWS_SECRET: &str = "wJalrXUtnFEMI/CANARY/bPxRfiCYEXAMPLEKEY";
+
+fn aws(config: Value) -> Result<BackendConfig, SecretError> {
+    BackendConfig::parse(StorageBackendKind::AwsSecretsManager, config)
+}
+
+#[test]
+fn the_pinned_aws_shapes_parse_with_defaults() {
+    let c = aws(
+        json!({"region": "us-east-1", "endpointUrl": null, "kmsKeyId": null,
+                       "namePrefix": "", "auth": {"method": "DEFAULT"}}),
+    )
+    .unwrap();
+    let BackendConfig::AwsSecretsManager(c) = c else {
+        panic!("not an AWS configuration")
+    };
+    assert_eq!(c.region, "us-east-1");
+    assert_eq!(c.name_prefix, "");
+    assert_eq!(c.timeout_seconds, 10);
+    assert_eq!(c.recovery_window_days, 30);
+    assert_eq!(c.auth, AwsAuth::Default);
+    let keyed = aws(json!({"region": "eu-west-2", "namePrefix": "platform/",
+        "endpointUrl": "http://127.0.0.1:5000", "recoveryWindowDays": 7,
+        "auth": {"method": "ACCESS_KEY", "accessKeyId": "AKIAEXAMPLE",
+                 "secretAccessKey": AWS_SECRET, "sessionToken": null}}))
+    .unwrap();
+    // Stored whole, credentials included, and read back the same.
+    let stored = keyed.to_stored_json();
+    assert_eq!(
+        BackendConfig::from_stored_json(StorageBackendKind::AwsSecretsManager, &stored).unwrap(),
+        keyed
+    );
+    // Shown without the key, its id or the external id.
+    let public = keyed.public_view().to_string();
+    assert!(
+        !public.contains("CANARY") && !public.contains("AKIAEXAMPLE"),
+        "{public}"
+    );
+    assert!(public.contains("\"namePrefix\":\"platform/\""), "{public}");
+    assert!(!format!("{keyed:?}").contains("CANARY"));
+    let role = aws(
+        json!({"region": "us-east-1", "auth": {"method": "ASSUME_ROLE",
+        "roleArn": "arn:aws:iam::123456789012:role/secrets", "externalId": "CANARY-ext"}}),
+    )
+    .unwrap();
+    let public = role.public_view().to_string();
+    assert!(public.contains("arn:aws:iam::123456789012:role/secrets"));
+    assert!(!public.contains("CANARY"), "{public}");
+}
+
+#[test]
+fn bad_aws_fields_are_named_and_never_echoed() {
+    let base = || json!({"region": "us-east-1", "auth": {"method": "DEFAULT"}});
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"region": "US East", "auth": {"method": "DEFAULT"}}),
+            "config.region",
+        ),
+        (json!({"auth": {"method": "DEFAULT"}}), "config.region"),
+        (json!({"region": "us-east-1"}), "config.auth"),
+        (
+            json!({"region": "us-east-1", "namePrefix": "a b", "auth": {"method": "DEFAULT"}}),
+            "config.namePrefix",
+        ),
+        (
+            json!({"region": "us-east-1", "endpointUrl": "ftp://x", "auth": {"method": "DEFAULT"}}),
+            "config.endpointUrl",
+        ),
+        (
+            json!({"region": "us-east-1", "recoveryWindowDays": 3, "auth": {"method": "DEFAULT"}}),
+            "config.recoveryWindowDays",
+        ),
+        (
+            json!({"region": "us-east-1", "auth": {"method": "PASSWORD"}}),
+            "config.auth.method",
+        ),
+        (
+            json!({"region": "us-east-1", "auth": {"method": "ACCESS_KEY", "accessKeyId": "AKIA"}}),
+            "config.auth.secretAccessKey",
+        ),
+        (
+            json!({"region": "us-east-1", "auth": {"method": "ASSUME_ROLE", "roleArn": AWS_SECRET}}),
+            "config.auth.roleArn",
+        ),
+        (
+            json!({"region": "us-east-1", "auth": {"method": "DEFAULT", "token": AWS_SECRET}}),
+            "config.auth.token",
+        ),
+    ];
+    for (config, field) in cases {
+        let err = aws(config.clone()).unwrap_err();
+        assert!(!err.to_string().contains("CANARY"), "{err}");
+        assert_eq!(field_of(err), field, "{config}");
+    }
+    let mut extra = base();
+    extra["region_name"] = json!("us-east-1");
+    assert_eq!(field_of(aws(extra).unwrap_err()), "config.region_name");
 }

@@ -26,7 +26,9 @@ pub struct ConfigureVaultRequest {
     pub organization_id: Option<String>,
     /// The backend's settings with their credentials (write-only). HASHICORP_VAULT:
     /// `{"address","namespace","mount","pathPrefix","timeoutSeconds","auth":{"method":
-    /// "TOKEN"|"APPROLE"|"KUBERNETES",...}}`.
+    /// "TOKEN"|"APPROLE"|"KUBERNETES",...}}`. AWS_SECRETS_MANAGER: `{"region",
+    /// "endpointUrl","kmsKeyId","namePrefix","timeoutSeconds","recoveryWindowDays",
+    /// "auth":{"method":"DEFAULT"|"ACCESS_KEY"|"ASSUME_ROLE",...}}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: serde_json::Value,
     pub is_default: Option<bool>,

@@ -17,10 +17,14 @@ use secret_core::{SecretError, SecretValue, StorageBackendKind};
 use crate::error::StoreResult;
 use crate::keys::KeyManager;
 
+#[cfg(feature = "aws-secrets-manager")]
+mod aws;
 mod registry;
 #[cfg(feature = "hashicorp-vault")]
 mod vault;
 
+#[cfg(feature = "aws-secrets-manager")]
+pub use aws::AwsSecretsManagerBackend;
 pub use registry::BackendRegistry;
 #[cfg(feature = "hashicorp-vault")]
 pub use vault::HashicorpVaultBackend;

@@ -171,5 +171,13 @@ async fn build(id: &str, config: &BackendConfig) -> StoreResult<Arc<dyn StorageB
         BackendConfig::HashicorpVault(_) => Err(not_configured(
             "the HashiCorp Vault backend is not built into this binary",
         )),
+        #[cfg(feature = "aws-secrets-manager")]
+        BackendConfig::AwsSecretsManager(c) => Ok(Arc::new(
+            super::AwsSecretsManagerBackend::connect(c.clone()).await?,
+        )),
+        #[cfg(not(feature = "aws-secrets-manager"))]
+        BackendConfig::AwsSecretsManager(_) => Err(not_configured(
+            "the AWS Secrets Manager backend is not built into this binary",
+        )),
     }
 }

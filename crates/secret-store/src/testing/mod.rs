@@ -5,13 +5,16 @@
     clippy::print_stderr
 )] // test support: failing loudly is its job
 //! Test support shared by this crate's tests and the service's (feature `testing`): the
-//! conformance suite every storage backend passes, and a real OpenBao server started for a
-//! test run. Not for production use.
+//! conformance suite every storage backend passes, and the real servers (OpenBao, moto)
+//! started for a test run. Not for production use.
 
 pub mod conformance;
+#[cfg(feature = "aws-secrets-manager")]
+pub mod moto;
 #[cfg(feature = "hashicorp-vault")]
 pub mod openbao;
 pub mod process;
+pub mod stub;
 
 /// Whether tests that need a server this machine may lack must fail instead of skipping
 /// (`SECRETS_TEST_STRICT=1`, set by CI).
