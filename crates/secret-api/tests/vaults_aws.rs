@@ -9,7 +9,6 @@ mod external;
 
 use external::ExternalVault;
 use secret_store::testing::moto::{self, Moto};
-use secret_store::testing::process::ServerProcess;
 use serde_json::Value;
 
 impl ExternalVault for Moto {
@@ -59,8 +58,16 @@ impl ExternalVault for Moto {
             .unwrap();
     }
 
-    fn process(&self) -> ServerProcess {
-        self.process
+    fn pause(&self) {
+        self.process.pause();
+    }
+
+    fn resume(&self) {
+        self.process.resume();
+    }
+
+    fn stop(&self) {
+        self.process.stop();
     }
 }
 

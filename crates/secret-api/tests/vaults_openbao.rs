@@ -9,7 +9,6 @@ mod external;
 
 use external::ExternalVault;
 use secret_store::testing::openbao::{self, OpenBao};
-use secret_store::testing::process::ServerProcess;
 use serde_json::{Value, json};
 
 impl ExternalVault for OpenBao {
@@ -75,8 +74,16 @@ impl ExternalVault for OpenBao {
             .unwrap();
     }
 
-    fn process(&self) -> ServerProcess {
-        self.process
+    fn pause(&self) {
+        self.process.pause();
+    }
+
+    fn resume(&self) {
+        self.process.resume();
+    }
+
+    fn stop(&self) {
+        self.process.stop();
     }
 }
 

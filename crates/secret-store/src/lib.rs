@@ -22,6 +22,8 @@ pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, Usage
 pub use backend::AwsSecretsManagerBackend;
 #[cfg(feature = "hashicorp-vault")]
 pub use backend::HashicorpVaultBackend;
+#[cfg(feature = "azure-key-vault")]
+pub use backend::{AzureKeyVaultBackend, MAX_AZURE_VALUE_BYTES};
 pub use backend::{
     BackendHealth, BackendRegistry, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget,
 };

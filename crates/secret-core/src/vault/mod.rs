@@ -18,10 +18,12 @@ use crate::enums::{StorageBackendKind, VaultHealthStatus, VaultScope};
 use crate::error::SecretError;
 
 mod aws;
+mod azure;
 mod fields;
 mod hashicorp;
 
 pub use aws::{AwsAuth, AwsSecretsManagerConfig};
+pub use azure::{AzureAuth, AzureKeyVaultConfig, MAX_AZURE_NAME_PREFIX};
 use fields::field_error;
 pub use hashicorp::{HashicorpVaultConfig, VaultAuth};
 
@@ -63,6 +65,8 @@ pub enum BackendConfig {
     HashicorpVault(HashicorpVaultConfig),
     /// AWS Secrets Manager.
     AwsSecretsManager(AwsSecretsManagerConfig),
+    /// Azure Key Vault.
+    AzureKeyVault(AzureKeyVaultConfig),
 }
 
 impl BackendConfig {
@@ -83,6 +87,9 @@ impl BackendConfig {
             StorageBackendKind::AwsSecretsManager => {
                 aws::parse_aws(config).map(BackendConfig::AwsSecretsManager)
             }
+            StorageBackendKind::AzureKeyVault => {
+                azure::parse_azure(config).map(BackendConfig::AzureKeyVault)
+            }
             other => Err(field_error(
                 "backend",
                 format!("{other} is not available in this build"),
@@ -96,6 +103,7 @@ impl BackendConfig {
             BackendConfig::Local => StorageBackendKind::LocalEncrypted,
             BackendConfig::HashicorpVault(_) => StorageBackendKind::HashicorpVault,
             BackendConfig::AwsSecretsManager(_) => StorageBackendKind::AwsSecretsManager,
+            BackendConfig::AzureKeyVault(_) => StorageBackendKind::AzureKeyVault,
         }
     }
 
@@ -105,6 +113,7 @@ impl BackendConfig {
             BackendConfig::Local => json!({}),
             BackendConfig::HashicorpVault(c) => c.stored_json(),
             BackendConfig::AwsSecretsManager(c) => c.stored_json(),
+            BackendConfig::AzureKeyVault(c) => c.stored_json(),
         };
         Zeroizing::new(serde_json::to_vec(&value).unwrap_or_default())
     }
@@ -125,6 +134,7 @@ impl BackendConfig {
             BackendConfig::Local => json!({}),
             BackendConfig::HashicorpVault(c) => c.public_json(),
             BackendConfig::AwsSecretsManager(c) => c.public_json(),
+            BackendConfig::AzureKeyVault(c) => c.public_json(),
         }
     }
 }

@@ -175,7 +175,7 @@ fn local_takes_no_settings_and_unbuilt_backends_are_refused() {
         BackendConfig::Local
     );
     assert!(BackendConfig::parse(StorageBackendKind::LocalEncrypted, json!({"a": 1})).is_err());
-    let err = BackendConfig::parse(StorageBackendKind::AzureKeyVault, json!({})).unwrap_err();
+    let err = BackendConfig::parse(StorageBackendKind::GcpSecretManager, json!({})).unwrap_err();
     assert_eq!(field_of(err), "backend");
 }
 
@@ -294,4 +294,93 @@ fn bad_aws_fields_are_named_and_never_echoed() {
     let mut extra = base();
     extra["region_name"] = json!("us-east-1");
     assert_eq!(field_of(aws(extra).unwrap_err()), "config.region_name");
+}
+
+fn azure(config: Value) -> Result<BackendConfig, SecretError> {
+    BackendConfig::parse(StorageBackendKind::AzureKeyVault, config)
+}
+
+#[test]
+fn the_pinned_azure_shapes_parse_and_hide_the_client_secret() {
+    let mi = azure(json!({"vaultUrl": "https://kv-prod.vault.azure.net",
+        "auth": {"method": "MANAGED_IDENTITY", "clientId": null}}))
+    .unwrap();
+    let BackendConfig::AzureKeyVault(c) = &mi else {
+        panic!("not an Azure configuration")
+    };
+    assert_eq!(c.vault_url, "https://kv-prod.vault.azure.net");
+    assert_eq!(c.name_prefix, "");
+    assert_eq!(c.timeout_seconds, 10);
+    assert_eq!(c.auth, AzureAuth::ManagedIdentity { client_id: None });
+    let sp = azure(
+        json!({"vaultUrl": "https://kv-prod.vault.azure.net", "namePrefix": "plat-",
+        "auth": {"method": "SERVICE_PRINCIPAL", "tenantId": "contoso.onmicrosoft.com",
+                 "clientId": "11111111-1111-4111-8111-111111111111",
+                 "clientSecret": "CANARY-client-secret"}}),
+    )
+    .unwrap();
+    let stored = sp.to_stored_json();
+    assert_eq!(
+        BackendConfig::from_stored_json(StorageBackendKind::AzureKeyVault, &stored).unwrap(),
+        sp
+    );
+    let public = sp.public_view().to_string();
+    assert!(!public.contains("CANARY"), "{public}");
+    assert!(public.contains("contoso.onmicrosoft.com"), "{public}");
+    assert!(!format!("{sp:?}").contains("CANARY"));
+    let cert = azure(json!({"vaultUrl": "https://kv.vault.azure.net",
+        "auth": {"method": "CERTIFICATE", "tenantId": "t", "clientId": "c",
+                 "certificatePath": "/etc/secret-manager/sp.pem"}}))
+    .unwrap();
+    assert!(
+        cert.public_view()
+            .to_string()
+            .contains("/etc/secret-manager/sp.pem")
+    );
+}
+
+#[test]
+fn bad_azure_fields_are_named_and_never_echoed() {
+    let sp = json!({"method": "SERVICE_PRINCIPAL", "tenantId": "t", "clientId": "c",
+                    "clientSecret": "CANARY"});
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"vaultUrl": "http://kv.vault.azure.net", "auth": sp}),
+            "config.vaultUrl",
+        ),
+        (
+            json!({"vaultUrl": "https://kv.vault.azure.net/x", "auth": sp}),
+            "config.vaultUrl",
+        ),
+        (json!({"auth": sp}), "config.vaultUrl"),
+        (
+            json!({"vaultUrl": "https://kv.vault.azure.net", "namePrefix": "a_b", "auth": sp}),
+            "config.namePrefix",
+        ),
+        (
+            json!({"vaultUrl": "https://kv.vault.azure.net", "authorityHost": "http://login",
+                   "auth": sp}),
+            "config.authorityHost",
+        ),
+        (
+            json!({"vaultUrl": "https://kv.vault.azure.net",
+                   "auth": {"method": "SERVICE_PRINCIPAL", "tenantId": "t", "clientId": "c"}}),
+            "config.auth.clientSecret",
+        ),
+        (
+            json!({"vaultUrl": "https://kv.vault.azure.net",
+                   "auth": {"method": "SERVICE_PRINCIPAL", "tenantId": "CANARY tenant",
+                            "clientId": "c", "clientSecret": "s"}}),
+            "config.auth.tenantId",
+        ),
+        (
+            json!({"vaultUrl": "https://kv.vault.azure.net", "auth": {"method": "KEY"}}),
+            "config.auth.method",
+        ),
+    ];
+    for (config, field) in cases {
+        let err = azure(config.clone()).unwrap_err();
+        assert!(!err.to_string().contains("CANARY"), "{err}");
+        assert_eq!(field_of(err), field, "{config}");
+    }
 }

@@ -28,7 +28,9 @@ pub struct ConfigureVaultRequest {
     /// `{"address","namespace","mount","pathPrefix","timeoutSeconds","auth":{"method":
     /// "TOKEN"|"APPROLE"|"KUBERNETES",...}}`. AWS_SECRETS_MANAGER: `{"region",
     /// "endpointUrl","kmsKeyId","namePrefix","timeoutSeconds","recoveryWindowDays",
-    /// "auth":{"method":"DEFAULT"|"ACCESS_KEY"|"ASSUME_ROLE",...}}`.
+    /// "auth":{"method":"DEFAULT"|"ACCESS_KEY"|"ASSUME_ROLE",...}}`. AZURE_KEY_VAULT:
+    /// `{"vaultUrl","namePrefix","timeoutSeconds","authorityHost","auth":{"method":
+    /// "MANAGED_IDENTITY"|"SERVICE_PRINCIPAL"|"CERTIFICATE",...}}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: serde_json::Value,
     pub is_default: Option<bool>,

@@ -19,12 +19,18 @@ use crate::keys::KeyManager;
 
 #[cfg(feature = "aws-secrets-manager")]
 mod aws;
+#[cfg(feature = "azure-key-vault")]
+mod azure;
 mod registry;
 #[cfg(feature = "hashicorp-vault")]
 mod vault;
 
 #[cfg(feature = "aws-secrets-manager")]
 pub use aws::AwsSecretsManagerBackend;
+#[cfg(all(feature = "azure-key-vault", feature = "testing"))]
+pub use azure::trust_test_ca;
+#[cfg(feature = "azure-key-vault")]
+pub use azure::{AzureKeyVaultBackend, MAX_AZURE_VALUE_BYTES};
 pub use registry::BackendRegistry;
 #[cfg(feature = "hashicorp-vault")]
 pub use vault::HashicorpVaultBackend;

@@ -179,5 +179,13 @@ async fn build(id: &str, config: &BackendConfig) -> StoreResult<Arc<dyn StorageB
         BackendConfig::AwsSecretsManager(_) => Err(not_configured(
             "the AWS Secrets Manager backend is not built into this binary",
         )),
+        #[cfg(feature = "azure-key-vault")]
+        BackendConfig::AzureKeyVault(c) => Ok(Arc::new(
+            super::AzureKeyVaultBackend::connect(c.clone()).await?,
+        )),
+        #[cfg(not(feature = "azure-key-vault"))]
+        BackendConfig::AzureKeyVault(_) => Err(not_configured(
+            "the Azure Key Vault backend is not built into this binary",
+        )),
     }
 }

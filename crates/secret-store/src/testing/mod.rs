@@ -8,6 +8,8 @@
 //! conformance suite every storage backend passes, and the real servers (OpenBao, moto)
 //! started for a test run. Not for production use.
 
+#[cfg(feature = "azure-stand-in")]
+pub mod azure;
 pub mod conformance;
 #[cfg(feature = "aws-secrets-manager")]
 pub mod moto;

@@ -1,0 +1,728 @@
+//! **A stand-in for Azure Key Vault** (no emulator can be installed here): an in-process
+//! HTTPS server, with a CA made at start, that speaks enough of the Key Vault data plane
+//! (api-version 7.5 and later, as the official `azure_security_keyvault_secrets` client
+//! sends it) and of the Entra ID token endpoint for the official SDK clients to talk to it
+//! unchanged. Test support only (feature `testing`); never in a shipped binary.
+//!
+//! What it follows, from the Key Vault REST reference and its "about secrets", "soft-delete
+//! overview" and "authentication" pages:
+//! - every data-plane request without a valid bearer token is answered 401 with the
+//!   challenge `WWW-Authenticate: Bearer authorization="<authority>/<tenant>",
+//!   resource="https://vault.azure.net"`;
+//! - `PUT /secrets/{name}` (Set Secret) makes a new version with a 32-hex-digit id; names
+//!   are 1-127 letters, digits and hyphens, case-insensitive; at most 15 tags; values at most
+//!   25 KB; a name in the deleted-but-recoverable state is refused with 409 `Conflict`;
+//! - `GET /secrets/{name}/{version}` (the current version when the version is empty);
+//!   a disabled version is 403 `Forbidden` with inner error `SecretDisabled`; an unknown
+//!   secret or version 404 `SecretNotFound`;
+//! - `GET /secrets/{name}/versions` (no values), `PATCH /secrets/{name}/{version}`
+//!   (attributes, tags, content type);
+//! - `DELETE /secrets/{name}` moves the secret with every version to the deleted state;
+//!   `GET /deletedsecrets/{name}`, `POST /deletedsecrets/{name}/recover`,
+//!   `DELETE /deletedsecrets/{name}` (purge, 204; 403 when the vault has purge protection);
+//! - error bodies `{"error":{"code","message","innererror"?}}`; throttling is 429 with
+//!   `Retry-After`;
+//! - `POST /{tenant}/oauth2/v2.0/token` (client credentials) answers a bearer token for
+//!   the configured client id and secret, and 401 `invalid_client` (AADSTS7000215) otherwise.
+//!
+//! Where it is simpler than the real service: deletion, recovery and purge take effect at
+//! once (Key Vault completes them in the background, which the backend waits for); there
+//! is no RBAC or access policy beyond the one client; `nextLink` paging never starts.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+
+/// The tenant, client id and secret the stand-in's token endpoint accepts.
+pub const TENANT_ID: &str = "00000000-0000-4000-8000-00000000a2e5";
+pub const CLIENT_ID: &str = "11111111-1111-4111-8111-111111111111";
+pub const CLIENT_SECRET: &str = "stand-in-client-secret";
+
+/// Key Vault's limits (the "Azure Key Vault service limits" page).
+const MAX_VALUE_BYTES: usize = 25 * 1024;
+const MAX_TAGS: usize = 15;
+
+#[derive(Clone)]
+struct Version {
+    id: String,
+    value: String,
+    content_type: Option<String>,
+    tags: BTreeMap<String, String>,
+    enabled: bool,
+    created: i64,
+    updated: i64,
+}
+
+#[derive(Default)]
+struct Secret {
+    /// The name as first written (names are case-insensitive; the map key is lower case).
+    name: String,
+    versions: Vec<Version>,
+    /// When it was deleted, if it is in the deleted state.
+    deleted: Option<i64>,
+}
+
+#[derive(Default)]
+struct State {
+    secrets: Mutex<HashMap<String, Secret>>,
+    token: String,
+    base: OnceLock<String>,
+    hung: AtomicBool,
+    down: AtomicBool,
+    purge_protection: AtomicBool,
+    throttle_next: AtomicU32,
+    requests: AtomicU64,
+}
+
+/// A running stand-in.
+#[derive(Clone)]
+pub struct AzureStandIn {
+    /// `https://127.0.0.1:PORT`: both the vault URL and the Entra ID authority host.
+    pub url: String,
+    /// The test CA's certificate (PEM), which the stand-in's certificate chains to.
+    pub ca_pem: String,
+    state: Arc<State>,
+}
+
+impl std::fmt::Debug for AzureStandIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AzureStandIn")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+static SHARED: OnceLock<AzureStandIn> = OnceLock::new();
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn reply(status: StatusCode, body: Value) -> Response<Full<Bytes>> {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_string())));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
+    r
+}
+
+fn kv_error(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+    inner: Option<&str>,
+) -> Response<Full<Bytes>> {
+    let mut error = json!({"code": code, "message": message});
+    if let Some(inner) = inner {
+        error["innererror"] = json!({"code": inner});
+    }
+    let mut r = reply(status, json!({ "error": error }));
+    if let Ok(v) = hyper::header::HeaderValue::from_str(code) {
+        r.headers_mut().insert("x-ms-error-code", v);
+    }
+    r
+}
+
+fn not_found(name: &str) -> Response<Full<Bytes>> {
+    kv_error(
+        StatusCode::NOT_FOUND,
+        "SecretNotFound",
+        &format!("A secret with (name/id) {name} was not found in this key vault."),
+        None,
+    )
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=127).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl State {
+    fn base(&self) -> &str {
+        self.base.get().map(String::as_str).unwrap_or_default()
+    }
+
+    fn attributes(v: &Version) -> Value {
+        json!({"enabled": v.enabled, "created": v.created, "updated": v.updated,
+               "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90})
+    }
+
+    fn bundle(&self, s: &Secret, v: &Version, with_value: bool) -> Value {
+        let mut b = json!({
+            "id": format!("{}/secrets/{}/{}", self.base(), s.name, v.id),
+            "attributes": Self::attributes(v),
+            "tags": v.tags,
+        });
+        if let Some(ct) = &v.content_type {
+            b["contentType"] = json!(ct);
+        }
+        if with_value {
+            b["value"] = json!(v.value);
+        }
+        b
+    }
+
+    fn deleted_bundle(&self, s: &Secret, deleted: i64) -> Value {
+        let mut b = s
+            .versions
+            .last()
+            .map(|v| self.bundle(s, v, false))
+            .unwrap_or_else(|| json!({}));
+        b["recoveryId"] = json!(format!("{}/deletedsecrets/{}", self.base(), s.name));
+        b["deletedDate"] = json!(deleted);
+        b["scheduledPurgeDate"] = json!(deleted + 90 * 86_400);
+        b
+    }
+
+    /// A 32-hex-digit version id, as Key Vault makes them.
+    fn new_version_id(&self) -> String {
+        uuid::Uuid::now_v7().simple().to_string()
+    }
+
+    fn set(&self, name: &str, body: &Value) -> Response<Full<Bytes>> {
+        if !valid_name(name) {
+            return kv_error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                "The request URI contains an invalid name: names are 1-127 letters, digits and dashes.",
+                None,
+            );
+        }
+        let Some(value) = body["value"].as_str() else {
+            return kv_error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                "Property value is required.",
+                None,
+            );
+        };
+        if value.len() > MAX_VALUE_BYTES {
+            return kv_error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                "The secret value is larger than the maximum allowed size.",
+                None,
+            );
+        }
+        let tags: BTreeMap<String, String> = body["tags"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tags.len() > MAX_TAGS {
+            return kv_error(
+                StatusCode::BAD_REQUEST,
+                "BadParameter",
+                "Too many tags.",
+                None,
+            );
+        }
+        let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = secrets
+            .entry(name.to_ascii_lowercase())
+            .or_insert_with(|| Secret {
+                name: name.to_string(),
+                ..Secret::default()
+            });
+        if entry.deleted.is_some() {
+            return kv_error(
+                StatusCode::CONFLICT,
+                "Conflict",
+                &format!(
+                    "Secret {name} is currently in a deleted but recoverable state, and its name \
+                     cannot be reused; in this state, the secret can only be recovered or purged."
+                ),
+                Some("ObjectIsDeletedButRecoverable"),
+            );
+        }
+        let t = now();
+        let version = Version {
+            id: self.new_version_id(),
+            value: value.to_string(),
+            content_type: body["contentType"].as_str().map(str::to_string),
+            tags,
+            enabled: body["attributes"]["enabled"].as_bool().unwrap_or(true),
+            created: t,
+            updated: t,
+        };
+        entry.versions.push(version.clone());
+        reply(StatusCode::OK, self.bundle(entry, &version, true))
+    }
+
+    fn get(&self, name: &str, version: &str) -> Response<Full<Bytes>> {
+        let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = secrets
+            .get(&name.to_ascii_lowercase())
+            .filter(|s| s.deleted.is_none())
+        else {
+            return not_found(name);
+        };
+        let found = if version.is_empty() {
+            s.versions.last()
+        } else {
+            s.versions.iter().find(|v| v.id == version)
+        };
+        match found {
+            None => not_found(name),
+            Some(v) if !v.enabled => kv_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Operation get is not allowed on a disabled secret.",
+                Some("SecretDisabled"),
+            ),
+            Some(v) => reply(StatusCode::OK, self.bundle(s, v, true)),
+        }
+    }
+
+    fn versions(&self, name: &str) -> Response<Full<Bytes>> {
+        let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = secrets
+            .get(&name.to_ascii_lowercase())
+            .filter(|s| s.deleted.is_none())
+        else {
+            return not_found(name);
+        };
+        let items: Vec<Value> = s
+            .versions
+            .iter()
+            .map(|v| self.bundle(s, v, false))
+            .collect();
+        reply(StatusCode::OK, json!({"value": items, "nextLink": null}))
+    }
+
+    fn update(&self, name: &str, version: &str, body: &Value) -> Response<Full<Bytes>> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = secrets
+            .get_mut(&name.to_ascii_lowercase())
+            .filter(|s| s.deleted.is_none())
+        else {
+            return not_found(name);
+        };
+        let index = if version.is_empty() {
+            s.versions.len().checked_sub(1)
+        } else {
+            s.versions.iter().position(|v| v.id == version)
+        };
+        let Some(index) = index else {
+            return not_found(name);
+        };
+        let v = &mut s.versions[index];
+        if let Some(enabled) = body["attributes"]["enabled"].as_bool() {
+            v.enabled = enabled;
+        }
+        if let Some(ct) = body["contentType"].as_str() {
+            v.content_type = Some(ct.to_string());
+        }
+        if let Some(tags) = body["tags"].as_object() {
+            v.tags = tags
+                .iter()
+                .map(|(k, t)| (k.clone(), t.as_str().unwrap_or_default().to_string()))
+                .collect();
+        }
+        v.updated = now();
+        let v = v.clone();
+        reply(StatusCode::OK, self.bundle(s, &v, false))
+    }
+
+    fn delete(&self, name: &str) -> Response<Full<Bytes>> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(s) = secrets
+            .get_mut(&name.to_ascii_lowercase())
+            .filter(|s| s.deleted.is_none())
+        else {
+            return not_found(name);
+        };
+        let t = now();
+        s.deleted = Some(t);
+        reply(StatusCode::OK, self.deleted_bundle(s, t))
+    }
+
+    fn deleted(&self, name: &str) -> Response<Full<Bytes>> {
+        let secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        match secrets.get(&name.to_ascii_lowercase()) {
+            Some(s) if s.deleted.is_some() => reply(
+                StatusCode::OK,
+                self.deleted_bundle(s, s.deleted.unwrap_or_default()),
+            ),
+            _ => kv_error(
+                StatusCode::NOT_FOUND,
+                "SecretNotFound",
+                &format!("Deleted Secret not found: {name}"),
+                None,
+            ),
+        }
+    }
+
+    fn recover(&self, name: &str) -> Response<Full<Bytes>> {
+        let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        match secrets.get_mut(&name.to_ascii_lowercase()) {
+            Some(s) if s.deleted.is_some() => {
+                s.deleted = None;
+                let body = s
+                    .versions
+                    .last()
+                    .map(|v| self.bundle(s, v, false))
+                    .unwrap_or_else(|| json!({}));
+                reply(StatusCode::OK, body)
+            }
+            _ => kv_error(
+                StatusCode::NOT_FOUND,
+                "SecretNotFound",
+                &format!("Deleted Secret not found: {name}"),
+                None,
+            ),
+        }
+    }
+
+    fn purge(&self, name: &str) -> Response<Full<Bytes>> {
+        if self.purge_protection.load(Ordering::SeqCst) {
+            return kv_error(
+                StatusCode::FORBIDDEN,
+                "Forbidden",
+                "Operation \"purge\" is not allowed because purge protection is enabled for this vault.",
+                None,
+            );
+        }
+        let mut secrets = self.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let key = name.to_ascii_lowercase();
+        match secrets.get(&key) {
+            Some(s) if s.deleted.is_some() => {
+                secrets.remove(&key);
+                let mut r = Response::new(Full::new(Bytes::new()));
+                *r.status_mut() = StatusCode::NO_CONTENT;
+                r
+            }
+            _ => kv_error(
+                StatusCode::NOT_FOUND,
+                "SecretNotFound",
+                &format!("Deleted Secret not found: {name}"),
+                None,
+            ),
+        }
+    }
+
+    fn token(&self, body: &[u8]) -> Response<Full<Bytes>> {
+        let form: HashMap<String, String> =
+            url::form_urlencoded::parse(body).into_owned().collect();
+        let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
+            && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET);
+        if !ok {
+            return reply(
+                StatusCode::UNAUTHORIZED,
+                json!({"error": "invalid_client",
+                       "error_description": "AADSTS7000215: Invalid client secret provided.",
+                       "error_codes": [7000215]}),
+            );
+        }
+        reply(
+            StatusCode::OK,
+            json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
+                   "access_token": self.token}),
+        )
+    }
+
+    fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        auth: Option<&str>,
+        body: &[u8],
+    ) -> Response<Full<Bytes>> {
+        let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+        if method == Method::POST
+            && segments.len() == 4
+            && segments[1..] == ["oauth2", "v2.0", "token"]
+        {
+            return self.token(body);
+        }
+        if auth != Some(format!("Bearer {}", self.token).as_str()) {
+            let mut r = kv_error(
+                StatusCode::UNAUTHORIZED,
+                "Unauthorized",
+                "AKV10000: Request is missing a Bearer or PoP token.",
+                None,
+            );
+            let challenge = format!(
+                "Bearer authorization=\"{}/{TENANT_ID}\", resource=\"https://vault.azure.net\"",
+                self.base()
+            );
+            if let Ok(v) = hyper::header::HeaderValue::from_str(&challenge) {
+                r.headers_mut().insert(hyper::header::WWW_AUTHENTICATE, v);
+            }
+            return r;
+        }
+        let json: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+        match (method, segments.as_slice()) {
+            (&Method::PUT, ["secrets", name]) => self.set(name, &json),
+            (&Method::GET, ["secrets", name, "versions"]) => self.versions(name),
+            (&Method::GET, ["secrets", name]) => self.get(name, ""),
+            (&Method::GET, ["secrets", name, version]) => self.get(name, version),
+            (&Method::PATCH, ["secrets", name, version]) => self.update(name, version, &json),
+            (&Method::DELETE, ["secrets", name]) => self.delete(name),
+            (&Method::GET, ["deletedsecrets", name]) => self.deleted(name),
+            (&Method::POST, ["deletedsecrets", name, "recover"]) => self.recover(name),
+            (&Method::DELETE, ["deletedsecrets", name]) => self.purge(name),
+            _ => kv_error(StatusCode::NOT_FOUND, "NotFound", "No such route.", None),
+        }
+    }
+}
+
+async fn handle(
+    state: Arc<State>,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    while state.hung.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if state.down.load(Ordering::SeqCst) {
+        // Drops the connection without an answer, as a stopped server would.
+        return Err(std::io::Error::other("stand-in stopped"));
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let api_version = req
+        .uri()
+        .query()
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "api-version"))
+        .map(|(_, v)| v.into_owned());
+    let auth = req
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let is_token = path.ends_with("/oauth2/v2.0/token");
+    if !is_token
+        && api_version
+            .as_deref()
+            .is_none_or(|v| !(v.starts_with("7.") || v.starts_with("20")))
+    {
+        return Ok(kv_error(
+            StatusCode::BAD_REQUEST,
+            "BadParameter",
+            "The api-version is missing or not supported.",
+            None,
+        ));
+    }
+    if !is_token
+        && state
+            .throttle_next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+    {
+        let mut r = kv_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Throttled",
+            "Request was not processed because too many requests were received.",
+            None,
+        );
+        r.headers_mut().insert(
+            hyper::header::RETRY_AFTER,
+            hyper::header::HeaderValue::from_static("0"),
+        );
+        return Ok(r);
+    }
+    Ok(state.route(&method, &path, auth.as_deref(), &body))
+}
+
+fn tls_config() -> (rustls::ServerConfig, String) {
+    let ca_key = rcgen::KeyPair::generate().expect("a CA key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "secret-manager test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("the CA certificate");
+    let leaf_key = rcgen::KeyPair::generate().expect("a server key");
+    let leaf_params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("server params");
+    let leaf = leaf_params
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .expect("the server certificate");
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone(), ca.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        )
+        .expect("the server's TLS settings");
+    (config, ca.pem())
+}
+
+impl AzureStandIn {
+    /// Starts a stand-in of its own, on a thread with its own runtime (so it outlives any
+    /// one test's runtime).
+    pub fn start() -> AzureStandIn {
+        let (tls, ca_pem) = tls_config();
+        let state = Arc::new(State {
+            token: format!("stand-in-token-{}", uuid::Uuid::now_v7().simple()),
+            ..State::default()
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+        listener.set_nonblocking(true).expect("non-blocking");
+        let url = format!(
+            "https://127.0.0.1:{}",
+            listener.local_addr().expect("addr").port()
+        );
+        let _ = state.base.set(url.clone());
+        let served = state.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("the stand-in's runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+                loop {
+                    let Ok((tcp, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (acceptor, state) = (acceptor.clone(), served.clone());
+                    tokio::spawn(async move {
+                        if state.down.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        let Ok(stream) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        let service =
+                            hyper::service::service_fn(move |req| handle(state.clone(), req));
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    });
+                }
+            });
+        });
+        crate::backend::trust_test_ca(&ca_pem);
+        AzureStandIn { url, ca_pem, state }
+    }
+
+    /// The test process's shared stand-in. Every stand-in shares one CA trust slot in the
+    /// backend, so a test that needs one of its own takes [`AzureStandIn::start`]'s after
+    /// this one exists.
+    pub fn shared() -> AzureStandIn {
+        SHARED.get_or_init(AzureStandIn::start).clone()
+    }
+
+    /// A configuration's `config` in its wire shape: this stand-in as vault and authority,
+    /// its service principal, `prefix` before every name.
+    pub fn config_json(&self, prefix: &str, timeout_seconds: u64) -> Value {
+        json!({"vaultUrl": self.url, "namePrefix": prefix, "timeoutSeconds": timeout_seconds,
+               "authorityHost": self.url,
+               "auth": {"method": "SERVICE_PRINCIPAL", "tenantId": TENANT_ID,
+                        "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}})
+    }
+
+    /// Freezes the stand-in: requests wait, unanswered, until [`AzureStandIn::resume`].
+    pub fn pause(&self) {
+        self.state.hung.store(true, Ordering::SeqCst);
+    }
+
+    /// Undoes [`AzureStandIn::pause`].
+    pub fn resume(&self) {
+        self.state.hung.store(false, Ordering::SeqCst);
+    }
+
+    /// Stops answering: every connection is dropped without an answer.
+    pub fn stop(&self) {
+        self.state.down.store(true, Ordering::SeqCst);
+    }
+
+    /// Makes the vault refuse purges, as one with purge protection does.
+    pub fn set_purge_protection(&self, on: bool) {
+        self.state.purge_protection.store(on, Ordering::SeqCst);
+    }
+
+    /// Answers the next `n` data-plane requests with 429.
+    pub fn throttle_next(&self, n: u32) {
+        self.state.throttle_next.store(n, Ordering::SeqCst);
+    }
+
+    /// How many requests reached the stand-in so far.
+    pub fn requests(&self) -> u64 {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// The current version's value of `name` as JSON, as the vault would serve it; `None`
+    /// when it serves none (no secret, deleted, or the current version disabled).
+    pub fn current_value(&self, name: &str) -> Option<Value> {
+        let secrets = self.state.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        let s = secrets
+            .get(&name.to_ascii_lowercase())
+            .filter(|s| s.deleted.is_none())?;
+        let v = s.versions.iter().rev().find(|v| v.enabled)?;
+        serde_json::from_str(&v.value).ok()
+    }
+
+    /// Whether the vault holds `name` at all (deleted or not).
+    pub fn holds(&self, name: &str) -> bool {
+        let secrets = self.state.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        secrets.contains_key(&name.to_ascii_lowercase())
+    }
+
+    /// Whether `name` is in the deleted state.
+    pub fn is_deleted(&self, name: &str) -> bool {
+        let secrets = self.state.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        secrets
+            .get(&name.to_ascii_lowercase())
+            .is_some_and(|s| s.deleted.is_some())
+    }
+
+    /// The tags of `name`'s newest version.
+    pub fn tags(&self, name: &str) -> BTreeMap<String, String> {
+        let secrets = self.state.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        secrets
+            .get(&name.to_ascii_lowercase())
+            .and_then(|s| s.versions.last())
+            .map(|v| v.tags.clone())
+            .unwrap_or_default()
+    }
+
+    /// Writes a new version of `name` directly, as another client of the vault would.
+    pub fn write_outside(&self, name: &str, value: &Value) {
+        let r = self.state.set(name, &json!({"value": value.to_string()}));
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "the stand-in refused a direct write"
+        );
+    }
+
+    /// Disables `name`'s current version directly.
+    pub fn disable_current(&self, name: &str) {
+        let r = self
+            .state
+            .update(name, "", &json!({"attributes": {"enabled": false}}));
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "the stand-in refused a direct update"
+        );
+    }
+}
