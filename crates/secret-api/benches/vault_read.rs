@@ -1,7 +1,10 @@
 //! A value read (`SecretService::get_secret`, audited and durable) with the value kept in
-//! the local store and in HashiCorp Vault's KV v2 API (a real OpenBao dev server started by
-//! the bench from the `bao` binary; see `scripts/openbao.sh`), each uncached and cached, on
-//! SQLite. Skips the vault half without a `bao` binary.
+//! the local store, in HashiCorp Vault's KV v2 API (a real OpenBao dev server started by
+//! the bench from the `bao` binary; see `scripts/openbao.sh`), in AWS Secrets Manager's API
+//! (a real moto server; `scripts/moto.sh`), and in the in-tree Azure Key Vault and Google
+//! Secret Manager stand-ins, each uncached and cached, on SQLite. Skips a server it cannot
+//! start. The stand-ins answer from memory on this machine: their figures measure the
+//! service and the official clients (TLS, auth, JSON or gRPC), not the clouds.
 //!
 //! `cargo bench -p secret-api --bench vault_read`
 
@@ -19,7 +22,9 @@ use secret_core::vault::{ConfigureVaultParams, RawConfig};
 use secret_core::{
     AnySecretValue, OrgRole, Principal, SecretContext, StorageBackendKind, SystemClock, VaultScope,
 };
-use secret_store::testing::openbao;
+use secret_store::testing::azure::AzureStandIn;
+use secret_store::testing::gcp::GcpStandIn;
+use secret_store::testing::{moto, openbao};
 use secret_store::{Database, DbConfig};
 
 fn bench_ctx() -> SecretContext {
@@ -33,7 +38,7 @@ fn bench_ctx() -> SecretContext {
 async fn service(
     url: &str,
     cache: CacheConfig,
-    bao: Option<&openbao::OpenBao>,
+    vault: Option<&(StorageBackendKind, serde_json::Value)>,
 ) -> (SecretService, secret_core::SecretId) {
     let db = Database::connect(&DbConfig::new(url)).await.unwrap();
     db.migrate().await.unwrap();
@@ -44,21 +49,19 @@ async fn service(
     let service = SecretService::open_with(db, &material, Arc::new(SystemClock), cache)
         .await
         .unwrap();
-    let vault_id = match bao {
+    let vault_id = match vault {
         None => None,
-        Some(bao) => {
+        Some((backend, config)) => {
             let root = SecretContext::new(Principal::user("root").as_super_admin(), "bench");
             let v = service
                 .configure_vault(
                     ConfigureVaultParams {
-                        name: "bao".into(),
+                        name: format!("bench-{backend}"),
                         description: None,
-                        backend: StorageBackendKind::HashicorpVault,
+                        backend: *backend,
                         scope: VaultScope::Global,
                         organization_id: None,
-                        config: RawConfig(serde_json::json!({"address": bao.address,
-                            "pathPrefix": format!("bench-{}", uuid::Uuid::now_v7().simple()),
-                            "auth": {"method": "TOKEN", "token": bao.root_token}})),
+                        config: RawConfig(config.clone()),
                         is_default: false,
                     },
                     &root,
@@ -88,21 +91,46 @@ fn bench_vault_reads(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ctx = bench_ctx();
     let dir = tempfile::tempdir().unwrap();
-    let bao = rt.block_on(openbao::server());
-    let mut backends = vec![("local", None)];
-    if let Some(bao) = &bao {
-        backends.push(("OpenBao", Some(bao)));
+    let prefix = format!("bench{}-", uuid::Uuid::now_v7().simple());
+    let mut backends: Vec<(&str, Option<(StorageBackendKind, serde_json::Value)>)> =
+        vec![("local", None)];
+    if let Some(bao) = rt.block_on(openbao::server()) {
+        let config = serde_json::json!({"address": bao.address, "pathPrefix": prefix,
+            "auth": {"method": "TOKEN", "token": bao.root_token}});
+        backends.push((
+            "OpenBao",
+            Some((StorageBackendKind::HashicorpVault, config)),
+        ));
     }
-    for (name, bao) in backends {
+    if let Some(m) = rt.block_on(moto::server()) {
+        let config = m.config_json(&prefix, 10);
+        backends.push((
+            "moto",
+            Some((StorageBackendKind::AwsSecretsManager, config)),
+        ));
+    }
+    let azure = AzureStandIn::shared().config_json(&prefix, 10);
+    backends.push((
+        "Azure stand-in",
+        Some((StorageBackendKind::AzureKeyVault, azure)),
+    ));
+    let gcp = GcpStandIn::shared().config_json(&prefix, 10);
+    backends.push((
+        "Google stand-in",
+        Some((StorageBackendKind::GcpSecretManager, gcp)),
+    ));
+    for (name, vault) in &backends {
         for (label, cache) in [
             ("uncached", CacheConfig::disabled()),
             ("cached", CacheConfig::default()),
         ] {
             let url = format!(
                 "sqlite://{}?mode=rwc",
-                dir.path().join(format!("{name}-{label}.db")).display()
+                dir.path()
+                    .join(format!("{}-{label}.db", name.replace(' ', "-")))
+                    .display()
             );
-            let (svc, id) = rt.block_on(service(&url, cache, bao));
+            let (svc, id) = rt.block_on(service(&url, cache, vault.as_ref()));
             c.bench_function(&format!("get_secret {label} ({name}, SQLite)"), |b| {
                 b.to_async(&rt)
                     .iter(|| async { svc.get_secret(&id, &ctx).await.unwrap() })

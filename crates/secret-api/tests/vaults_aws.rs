@@ -8,6 +8,7 @@
 mod external;
 
 use external::ExternalVault;
+use secret_store::testing::controls::Controlled;
 use secret_store::testing::moto::{self, Moto};
 use serde_json::Value;
 
@@ -58,16 +59,8 @@ impl ExternalVault for Moto {
             .unwrap();
     }
 
-    fn pause(&self) {
-        self.process.pause();
-    }
-
-    fn resume(&self) {
-        self.process.resume();
-    }
-
-    fn stop(&self) {
-        self.process.stop();
+    fn controls(&self) -> &dyn Controlled {
+        &self.process
     }
 }
 

@@ -10,6 +10,7 @@ mod external;
 
 use external::ExternalVault;
 use secret_store::testing::azure::AzureStandIn;
+use secret_store::testing::controls::Controlled;
 use serde_json::Value;
 
 impl ExternalVault for AzureStandIn {
@@ -45,16 +46,8 @@ impl ExternalVault for AzureStandIn {
         AzureStandIn::write_outside(self, object, &value);
     }
 
-    fn pause(&self) {
-        AzureStandIn::pause(self);
-    }
-
-    fn resume(&self) {
-        AzureStandIn::resume(self);
-    }
-
-    fn stop(&self) {
-        AzureStandIn::stop(self);
+    fn controls(&self) -> &dyn Controlled {
+        AzureStandIn::controls(self)
     }
 }
 

@@ -8,6 +8,7 @@
 mod external;
 
 use external::ExternalVault;
+use secret_store::testing::controls::Controlled;
 use secret_store::testing::openbao::{self, OpenBao};
 use serde_json::{Value, json};
 
@@ -74,16 +75,8 @@ impl ExternalVault for OpenBao {
             .unwrap();
     }
 
-    fn pause(&self) {
-        self.process.pause();
-    }
-
-    fn resume(&self) {
-        self.process.resume();
-    }
-
-    fn stop(&self) {
-        self.process.stop();
+    fn controls(&self) -> &dyn Controlled {
+        &self.process
     }
 }
 

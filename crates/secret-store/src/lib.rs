@@ -20,6 +20,8 @@ pub mod vaults;
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
 #[cfg(feature = "aws-secrets-manager")]
 pub use backend::AwsSecretsManagerBackend;
+#[cfg(feature = "gcp-secret-manager")]
+pub use backend::GcpSecretManagerBackend;
 #[cfg(feature = "hashicorp-vault")]
 pub use backend::HashicorpVaultBackend;
 #[cfg(feature = "azure-key-vault")]

@@ -11,16 +11,12 @@
     clippy::print_stderr
 )]
 
+use secret_core::SecretError;
 use secret_core::vault::AwsSecretsManagerConfig;
-use secret_core::{SecretError, SecretValue};
+use secret_store::testing::conformance::{generic, same};
 use secret_store::testing::moto::{self, Moto};
 use secret_store::testing::{conformance, stub};
 use secret_store::{AwsSecretsManagerBackend, StorageBackend, StoredValue, ValueTarget};
-
-fn generic(s: &str) -> SecretValue {
-    SecretValue::from_json_bytes(format!(r#"{{"type":"GENERIC","value":"{s}"}}"#).as_bytes())
-        .unwrap()
-}
 
 fn version_id(stored: &StoredValue) -> String {
     match stored {
@@ -111,11 +107,10 @@ async fn aws_secrets_carry_our_tags_and_labels_and_refuse_a_stale_write() {
     // A write after v1 lands again (moto then labels two versions AWSCURRENT, which AWS
     // never does: nothing after this relies on find_written).
     let v2 = b.store_value(t2, &generic("two"), Some(&v1)).await.unwrap();
-    let back = b.retrieve_value(t2, &v2).await.unwrap();
-    assert_eq!(
-        back.to_json_bytes().unwrap().to_vec(),
-        generic("two").to_json_bytes().unwrap().to_vec()
-    );
+    assert!(same(
+        &b.retrieve_value(t2, &v2).await.unwrap(),
+        &generic("two")
+    ));
 
     // A value written outside the service: our next write is refused, not stacked on it.
     client
@@ -166,30 +161,7 @@ async fn a_stopped_or_hung_moto_is_unavailable() {
         return;
     };
     let b = backend(m.config(&moto::fresh_prefix(), 2)).await;
-    let id = uuid::Uuid::now_v7().to_string();
-    let t1 = ValueTarget {
-        secret_id: &id,
-        secret_name: "HUNG",
-        version: 1,
-    };
-    let v1 = b.store_value(t1, &generic("one"), None).await.unwrap();
-    // Hung: every attempt times out; VAULT_CONNECTION_FAILED as 503.
-    m.process.pause();
-    let err = SecretError::from(b.retrieve_value(t1, &v1).await.unwrap_err());
-    assert!(
-        matches!(err, SecretError::VaultUnavailable { .. }),
-        "{err:?}"
-    );
-    m.process.resume();
-    b.retrieve_value(t1, &v1).await.unwrap();
-    // Gone: connection refused, the same.
-    m.process.stop();
-    let err = SecretError::from(b.retrieve_value(t1, &v1).await.unwrap_err());
-    assert!(
-        matches!(err, SecretError::VaultUnavailable { .. }),
-        "{err:?}"
-    );
-    assert!(b.health_check().await.is_err());
+    conformance::unavailable_while_hung_or_stopped(&b, &m.process).await;
 }
 
 async fn stub_backend(

@@ -13,9 +13,9 @@
 )]
 
 use secret_core::vault::{AzureKeyVaultConfig, BackendConfig};
-use secret_core::{SecretError, SecretValue, StorageBackendKind};
+use secret_core::{SecretError, StorageBackendKind};
 use secret_store::testing::azure::{self, AzureStandIn};
-use secret_store::testing::conformance;
+use secret_store::testing::conformance::{self, generic, same};
 use secret_store::{AzureKeyVaultBackend, StorageBackend, ValueTarget};
 use serde_json::{Value, json};
 
@@ -32,15 +32,6 @@ fn prefix() -> String {
 
 async fn backend(config: Value) -> AzureKeyVaultBackend {
     AzureKeyVaultBackend::connect(parse(config)).await.unwrap()
-}
-
-fn generic(s: &str) -> SecretValue {
-    SecretValue::from_json_bytes(format!(r#"{{"type":"GENERIC","value":"{s}"}}"#).as_bytes())
-        .unwrap()
-}
-
-fn same(a: &SecretValue, b: &SecretValue) -> bool {
-    a.to_json_bytes().unwrap().to_vec() == b.to_json_bytes().unwrap().to_vec()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,10 +134,10 @@ async fn values_over_the_key_vault_limit_are_refused_before_any_call() {
         secret_name: "BIG",
         version: 1,
     };
-    let before = kv.requests();
+    let before = kv.controls().requests();
     let big = generic(&"x".repeat(secret_store::MAX_AZURE_VALUE_BYTES));
     let err = SecretError::from(b.store_value(target, &big, None).await.unwrap_err());
-    assert_eq!(kv.requests(), before, "a call was made");
+    assert_eq!(kv.controls().requests(), before, "a call was made");
     assert!(matches!(err, SecretError::Validation { .. }), "{err:?}");
     assert!(err.to_string().contains("25600"), "{err}");
 }
@@ -155,28 +146,7 @@ async fn values_over_the_key_vault_limit_are_refused_before_any_call() {
 async fn a_stopped_or_hung_key_vault_is_unavailable() {
     let kv = AzureStandIn::start();
     let b = backend(kv.config_json(&prefix(), 1)).await;
-    let id = uuid::Uuid::now_v7().to_string();
-    let t1 = ValueTarget {
-        secret_id: &id,
-        secret_name: "HUNG",
-        version: 1,
-    };
-    let v1 = b.store_value(t1, &generic("one"), None).await.unwrap();
-    kv.pause();
-    let err = SecretError::from(b.retrieve_value(t1, &v1).await.unwrap_err());
-    assert!(
-        matches!(err, SecretError::VaultUnavailable { .. }),
-        "{err:?}"
-    );
-    kv.resume();
-    b.retrieve_value(t1, &v1).await.unwrap();
-    kv.stop();
-    let err = SecretError::from(b.retrieve_value(t1, &v1).await.unwrap_err());
-    assert!(
-        matches!(err, SecretError::VaultUnavailable { .. }),
-        "{err:?}"
-    );
-    assert!(b.health_check().await.is_err());
+    conformance::unavailable_while_hung_or_stopped(&b, kv.controls()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,23 +170,7 @@ async fn a_wrong_client_secret_is_a_502_that_never_shows_it() {
 async fn throttling_is_retried_up_to_a_bound_then_a_503() {
     let kv = AzureStandIn::start();
     let b = backend(kv.config_json(&prefix(), 5)).await;
-    // Warm up: the challenge and the login happen once.
-    b.health_check().await.unwrap();
-    let before = kv.requests();
-    kv.throttle_next(10);
-    let err = SecretError::from(b.health_check().await.unwrap_err());
-    assert!(
-        matches!(err, SecretError::VaultUnavailable { .. }),
-        "{err:?}"
-    );
-    assert!(err.to_string().contains("throttling"), "{err}");
-    assert_eq!(
-        kv.requests() - before,
-        3,
-        "the first attempt and two retries"
-    );
-    kv.throttle_next(1);
-    b.health_check().await.unwrap();
+    conformance::throttling_is_retried_up_to_a_bound(&b, kv.controls(), 3).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

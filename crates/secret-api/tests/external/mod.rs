@@ -9,6 +9,7 @@
 use chrono::{Duration, Utc};
 use reqwest::Method;
 use secret_core::Principal;
+use secret_store::testing::controls::Controlled;
 use secret_store::{PendingOperation, SecretRepository};
 use secret_testkit::http::*;
 use serde_json::{Value, json};
@@ -36,12 +37,8 @@ pub(crate) trait ExternalVault {
     async fn write_outside(&self, object: &str, value: Value);
     /// Makes a new object holding `value`, as the service's create would have.
     async fn create_outside(&self, object: &str, value: Value);
-    /// Freezes the server: requests go unanswered until [`ExternalVault::resume`].
-    fn pause(&self);
-    /// Undoes [`ExternalVault::pause`].
-    fn resume(&self);
-    /// Stops the server for good (a server of the test's own).
-    fn stop(&self);
+    /// Its switches: freeze, thaw, stop (a server of the test's own).
+    fn controls(&self) -> &dyn Controlled;
 }
 
 fn root() -> Principal {
@@ -267,7 +264,7 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
     value_of(&s, &admin, &cached).await;
     let before = s.rows().await;
 
-    vault.pause();
+    vault.controls().pause();
     // A value read a moment ago is served from the cache (sealed under a local data key),
     // still authorized and audited; one not cached needs the vault.
     assert_eq!(value_of(&s, &admin, &cached).await, (json!(1), json!(V2)));
@@ -287,7 +284,7 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
     s.call(Method::POST, "/api/secrets", &admin, Some(body))
         .await
         .expect(503, "VAULT_CONNECTION_FAILED");
-    vault.resume();
+    vault.controls().resume();
 
     // Nothing half-written: the same rows, the same current version.
     assert_eq!(s.rows().await, before);
@@ -352,7 +349,7 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
             .await,
         0
     );
-    vault.stop();
+    vault.controls().stop();
 }
 
 /// Records a pending write as a process that stopped after the vault write would have.

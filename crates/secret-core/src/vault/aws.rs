@@ -72,26 +72,6 @@ fn region(s: &str) -> Result<String, SecretError> {
     }
 }
 
-fn name_prefix(s: &str) -> Result<String, SecretError> {
-    if s.len() > MAX_NAME_PREFIX {
-        return Err(field_error(
-            "config.namePrefix",
-            format!("must be at most {MAX_NAME_PREFIX} characters"),
-        ));
-    }
-    // The characters AWS allows in a secret's name.
-    if !s
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c))
-    {
-        return Err(field_error(
-            "config.namePrefix",
-            "may hold only letters, digits and / _ + = . @ -",
-        ));
-    }
-    Ok(s.to_string())
-}
-
 fn role_arn(s: String) -> Result<String, SecretError> {
     if s.starts_with("arn:") && s.split(':').count() >= 6 && s.len() <= 2048 {
         Ok(s)
@@ -142,15 +122,12 @@ pub(super) fn parse_aws(value: Value) -> Result<AwsSecretsManagerConfig, SecretE
             "must be at most 2048 characters",
         ));
     }
-    let name_prefix = match f.map.remove("namePrefix") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => name_prefix(&s)?,
-        Some(_) => return Err(field_error("config.namePrefix", "must be a string")),
-    };
-    let timeout_seconds = f.opt_u64("timeoutSeconds")?.unwrap_or(10);
-    if !(1..=60).contains(&timeout_seconds) {
-        return Err(field_error("config.timeoutSeconds", "must be from 1 to 60"));
-    }
+    let name_prefix = f.name_prefix(
+        MAX_NAME_PREFIX,
+        |c: char| c.is_ascii_alphanumeric() || "/_+=.@-".contains(c),
+        "letters, digits and / _ + = . @ -",
+    )?;
+    let timeout_seconds = f.timeout_seconds()?;
     let recovery_window_days = f
         .opt_u64("recoveryWindowDays")?
         .unwrap_or(RECOVERY_PERIOD_DAYS.unsigned_abs());

@@ -60,22 +60,6 @@ fn https_url(path: &str, s: &str) -> Result<String, SecretError> {
     Ok(url)
 }
 
-fn name_prefix(s: &str) -> Result<String, SecretError> {
-    if s.len() > MAX_AZURE_NAME_PREFIX {
-        return Err(field_error(
-            "config.namePrefix",
-            format!("must be at most {MAX_AZURE_NAME_PREFIX} characters"),
-        ));
-    }
-    if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-        return Err(field_error(
-            "config.namePrefix",
-            "may hold only letters, digits and hyphens (Key Vault's name rule)",
-        ));
-    }
-    Ok(s.to_string())
-}
-
 /// A tenant or client id: a GUID, or for tenants a domain name.
 fn directory_id(path: &str, s: String) -> Result<String, SecretError> {
     let ok = !s.is_empty()
@@ -126,15 +110,12 @@ fn parse_auth(value: Value) -> Result<AzureAuth, SecretError> {
 pub(super) fn parse_azure(value: Value) -> Result<AzureKeyVaultConfig, SecretError> {
     let mut f = Fields::new("config", value)?;
     let vault_url = https_url("config.vaultUrl", &f.str("vaultUrl")?)?;
-    let name_prefix = match f.map.remove("namePrefix") {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => name_prefix(&s)?,
-        Some(_) => return Err(field_error("config.namePrefix", "must be a string")),
-    };
-    let timeout_seconds = f.opt_u64("timeoutSeconds")?.unwrap_or(10);
-    if !(1..=60).contains(&timeout_seconds) {
-        return Err(field_error("config.timeoutSeconds", "must be from 1 to 60"));
-    }
+    let name_prefix = f.name_prefix(
+        MAX_AZURE_NAME_PREFIX,
+        |c: char| c.is_ascii_alphanumeric() || c == '-',
+        "letters, digits and hyphens (Key Vault's name rule)",
+    )?;
+    let timeout_seconds = f.timeout_seconds()?;
     let authority_host = f
         .opt_str("authorityHost")?
         .map(|u| https_url("config.authorityHost", &u))

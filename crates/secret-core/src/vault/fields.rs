@@ -78,6 +78,44 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| field_error(&self.name(key), "is required"))
     }
 
+    /// `timeoutSeconds`: 1 to 60, default 10.
+    pub(super) fn timeout_seconds(&mut self) -> Result<u64, SecretError> {
+        let t = self.opt_u64("timeoutSeconds")?.unwrap_or(10);
+        if !(1..=60).contains(&t) {
+            return Err(field_error(
+                &self.name("timeoutSeconds"),
+                "must be from 1 to 60",
+            ));
+        }
+        Ok(t)
+    }
+
+    /// `namePrefix` (default empty): at most `max` characters, each one `allowed`;
+    /// `rule` says which in the error.
+    pub(super) fn name_prefix(
+        &mut self,
+        max: usize,
+        allowed: impl Fn(char) -> bool,
+        rule: &str,
+    ) -> Result<String, SecretError> {
+        let path = self.name("namePrefix");
+        let s = match self.map.remove("namePrefix") {
+            None | Some(Value::Null) => return Ok(String::new()),
+            Some(Value::String(s)) => s,
+            Some(_) => return Err(field_error(&path, "must be a string")),
+        };
+        if s.len() > max {
+            return Err(field_error(
+                &path,
+                format!("must be at most {max} characters"),
+            ));
+        }
+        if !s.chars().all(allowed) {
+            return Err(field_error(&path, format!("may hold only {rule}")));
+        }
+        Ok(s)
+    }
+
     /// Fails on the first field nobody asked for (named, never its value).
     pub(super) fn finish(self, what: &str) -> Result<(), SecretError> {
         match self.map.keys().next() {

@@ -117,10 +117,7 @@ pub(super) fn parse_hashicorp(value: Value) -> Result<HashicorpVaultConfig, Secr
         Some(Value::String(s)) => vault_path("config.pathPrefix", &s, true)?,
         Some(_) => return Err(field_error("config.pathPrefix", "must be a string")),
     };
-    let timeout_seconds = f.opt_u64("timeoutSeconds")?.unwrap_or(10);
-    if !(1..=60).contains(&timeout_seconds) {
-        return Err(field_error("config.timeoutSeconds", "must be from 1 to 60"));
-    }
+    let timeout_seconds = f.timeout_seconds()?;
     let auth = parse_vault_auth(f.object("auth")?)?;
     f.finish("a HASHICORP_VAULT configuration")?;
     Ok(HashicorpVaultConfig {

@@ -20,11 +20,13 @@ use crate::error::SecretError;
 mod aws;
 mod azure;
 mod fields;
+mod gcp;
 mod hashicorp;
 
 pub use aws::{AwsAuth, AwsSecretsManagerConfig};
 pub use azure::{AzureAuth, AzureKeyVaultConfig, MAX_AZURE_NAME_PREFIX};
 use fields::field_error;
+pub use gcp::{GcpAuth, GcpSecretManagerConfig};
 pub use hashicorp::{HashicorpVaultConfig, VaultAuth};
 
 /// The id of the built-in local configuration, which always exists.
@@ -67,6 +69,8 @@ pub enum BackendConfig {
     AwsSecretsManager(AwsSecretsManagerConfig),
     /// Azure Key Vault.
     AzureKeyVault(AzureKeyVaultConfig),
+    /// Google Secret Manager.
+    GcpSecretManager(GcpSecretManagerConfig),
 }
 
 impl BackendConfig {
@@ -90,10 +94,9 @@ impl BackendConfig {
             StorageBackendKind::AzureKeyVault => {
                 azure::parse_azure(config).map(BackendConfig::AzureKeyVault)
             }
-            other => Err(field_error(
-                "backend",
-                format!("{other} is not available in this build"),
-            )),
+            StorageBackendKind::GcpSecretManager => {
+                gcp::parse_gcp(config).map(BackendConfig::GcpSecretManager)
+            }
         }
     }
 
@@ -104,6 +107,7 @@ impl BackendConfig {
             BackendConfig::HashicorpVault(_) => StorageBackendKind::HashicorpVault,
             BackendConfig::AwsSecretsManager(_) => StorageBackendKind::AwsSecretsManager,
             BackendConfig::AzureKeyVault(_) => StorageBackendKind::AzureKeyVault,
+            BackendConfig::GcpSecretManager(_) => StorageBackendKind::GcpSecretManager,
         }
     }
 
@@ -114,6 +118,7 @@ impl BackendConfig {
             BackendConfig::HashicorpVault(c) => c.stored_json(),
             BackendConfig::AwsSecretsManager(c) => c.stored_json(),
             BackendConfig::AzureKeyVault(c) => c.stored_json(),
+            BackendConfig::GcpSecretManager(c) => c.stored_json(),
         };
         Zeroizing::new(serde_json::to_vec(&value).unwrap_or_default())
     }
@@ -135,6 +140,7 @@ impl BackendConfig {
             BackendConfig::HashicorpVault(c) => c.public_json(),
             BackendConfig::AwsSecretsManager(c) => c.public_json(),
             BackendConfig::AzureKeyVault(c) => c.public_json(),
+            BackendConfig::GcpSecretManager(c) => c.public_json(),
         }
     }
 }

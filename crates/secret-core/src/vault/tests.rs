@@ -169,14 +169,15 @@ fn the_public_view_holds_no_credential() {
 }
 
 #[test]
-fn local_takes_no_settings_and_unbuilt_backends_are_refused() {
+fn local_takes_no_settings_and_the_others_need_theirs() {
     assert_eq!(
         BackendConfig::parse(StorageBackendKind::LocalEncrypted, json!({})).unwrap(),
         BackendConfig::Local
     );
     assert!(BackendConfig::parse(StorageBackendKind::LocalEncrypted, json!({"a": 1})).is_err());
+    // Every other backend needs its settings.
     let err = BackendConfig::parse(StorageBackendKind::GcpSecretManager, json!({})).unwrap_err();
-    assert_eq!(field_of(err), "backend");
+    assert_eq!(field_of(err), "config.projectId");
 }
 
 #[test]
@@ -380,6 +381,95 @@ fn bad_azure_fields_are_named_and_never_echoed() {
     ];
     for (config, field) in cases {
         let err = azure(config.clone()).unwrap_err();
+        assert!(!err.to_string().contains("CANARY"), "{err}");
+        assert_eq!(field_of(err), field, "{config}");
+    }
+}
+
+fn gcp(config: Value) -> Result<BackendConfig, SecretError> {
+    BackendConfig::parse(StorageBackendKind::GcpSecretManager, config)
+}
+
+fn service_account(private_key: &str) -> Value {
+    json!({"type": "service_account", "project_id": "p", "private_key_id": "k1",
+           "private_key": private_key, "client_email": "sm@p.iam.gserviceaccount.com"})
+}
+
+#[test]
+fn the_pinned_google_shapes_parse_and_hide_the_key() {
+    let d = gcp(json!({"projectId": "prod-secrets", "endpoint": null,
+                       "auth": {"method": "DEFAULT"}}))
+    .unwrap();
+    let BackendConfig::GcpSecretManager(c) = &d else {
+        panic!("not a Google configuration")
+    };
+    assert_eq!(c.project_id, "prod-secrets");
+    assert_eq!(c.endpoint, None);
+    assert_eq!(c.auth, GcpAuth::Default);
+    let file = gcp(json!({"projectId": "prod-secrets",
+                          "auth": {"method": "KEY_FILE", "path": "/etc/sm/key.json"}}))
+    .unwrap();
+    assert!(file.public_view().to_string().contains("/etc/sm/key.json"));
+    let inline = gcp(
+        json!({"projectId": "prod-secrets", "namePrefix": "platform_",
+        "auth": {"method": "KEY_JSON", "json": service_account("CANARY-private-key")}}),
+    )
+    .unwrap();
+    let stored = inline.to_stored_json();
+    assert_eq!(
+        BackendConfig::from_stored_json(StorageBackendKind::GcpSecretManager, &stored).unwrap(),
+        inline
+    );
+    let public = inline.public_view().to_string();
+    assert!(!public.contains("CANARY"), "{public}");
+    assert!(public.contains("sm@p.iam.gserviceaccount.com"), "{public}");
+    assert!(!format!("{inline:?}").contains("CANARY"));
+}
+
+#[test]
+fn bad_google_fields_are_named_and_never_echoed() {
+    let key = service_account("CANARY");
+    let mut no_type = key.clone();
+    no_type["type"] = json!("authorized_user");
+    let mut no_email = key.clone();
+    no_email.as_object_mut().unwrap().remove("client_email");
+    let cases: Vec<(Value, &str)> = vec![
+        (
+            json!({"projectId": "Prod Secrets", "auth": {"method": "DEFAULT"}}),
+            "config.projectId",
+        ),
+        (json!({"auth": {"method": "DEFAULT"}}), "config.projectId"),
+        (
+            json!({"projectId": "p", "endpoint": "grpc://x", "auth": {"method": "DEFAULT"}}),
+            "config.endpoint",
+        ),
+        (
+            json!({"projectId": "p", "namePrefix": "a/b", "auth": {"method": "DEFAULT"}}),
+            "config.namePrefix",
+        ),
+        (
+            json!({"projectId": "p", "auth": {"method": "KEY_FILE"}}),
+            "config.auth.path",
+        ),
+        (
+            json!({"projectId": "p", "auth": {"method": "KEY_JSON", "json": no_type}}),
+            "config.auth.json",
+        ),
+        (
+            json!({"projectId": "p", "auth": {"method": "KEY_JSON", "json": no_email}}),
+            "config.auth.json",
+        ),
+        (
+            json!({"projectId": "p", "auth": {"method": "KEY_JSON", "json": "CANARY"}}),
+            "config.auth.json",
+        ),
+        (
+            json!({"projectId": "p", "auth": {"method": "OAUTH"}}),
+            "config.auth.method",
+        ),
+    ];
+    for (config, field) in cases {
+        let err = gcp(config.clone()).unwrap_err();
         assert!(!err.to_string().contains("CANARY"), "{err}");
         assert_eq!(field_of(err), field, "{config}");
     }

@@ -30,7 +30,9 @@ pub struct ConfigureVaultRequest {
     /// "endpointUrl","kmsKeyId","namePrefix","timeoutSeconds","recoveryWindowDays",
     /// "auth":{"method":"DEFAULT"|"ACCESS_KEY"|"ASSUME_ROLE",...}}`. AZURE_KEY_VAULT:
     /// `{"vaultUrl","namePrefix","timeoutSeconds","authorityHost","auth":{"method":
-    /// "MANAGED_IDENTITY"|"SERVICE_PRINCIPAL"|"CERTIFICATE",...}}`.
+    /// "MANAGED_IDENTITY"|"SERVICE_PRINCIPAL"|"CERTIFICATE",...}}`. GCP_SECRET_MANAGER:
+    /// `{"projectId","endpoint","namePrefix","timeoutSeconds","auth":{"method":"DEFAULT"|
+    /// "KEY_FILE"|"KEY_JSON",...}}`.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: serde_json::Value,
     pub is_default: Option<bool>,

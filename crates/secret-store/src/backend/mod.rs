@@ -21,6 +21,8 @@ use crate::keys::KeyManager;
 mod aws;
 #[cfg(feature = "azure-key-vault")]
 mod azure;
+#[cfg(feature = "gcp-secret-manager")]
+mod gcp;
 mod registry;
 #[cfg(feature = "hashicorp-vault")]
 mod vault;
@@ -31,6 +33,8 @@ pub use aws::AwsSecretsManagerBackend;
 pub use azure::trust_test_ca;
 #[cfg(feature = "azure-key-vault")]
 pub use azure::{AzureKeyVaultBackend, MAX_AZURE_VALUE_BYTES};
+#[cfg(feature = "gcp-secret-manager")]
+pub use gcp::GcpSecretManagerBackend;
 pub use registry::BackendRegistry;
 #[cfg(feature = "hashicorp-vault")]
 pub use vault::HashicorpVaultBackend;
@@ -55,6 +59,24 @@ pub enum StoredValue {
         /// The vault's id of this version of the object.
         vault_version_id: Option<String>,
     },
+}
+
+impl StoredValue {
+    /// The vault's reference and version id of an external value; `backend` names who asks,
+    /// for the error when it is given a reference it did not make (a local one, or one
+    /// without a version id).
+    pub fn external(&self, backend: &str) -> StoreResult<(&str, &str)> {
+        match self {
+            StoredValue::External {
+                vault_ref,
+                vault_version_id: Some(v),
+            } => Ok((vault_ref, v)),
+            _ => Err(SecretError::internal(format!(
+                "the {backend} backend was given a reference it did not make"
+            ))
+            .into()),
+        }
+    }
 }
 
 /// The health of a backend.

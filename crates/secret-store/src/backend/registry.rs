@@ -187,5 +187,13 @@ async fn build(id: &str, config: &BackendConfig) -> StoreResult<Arc<dyn StorageB
         BackendConfig::AzureKeyVault(_) => Err(not_configured(
             "the Azure Key Vault backend is not built into this binary",
         )),
+        #[cfg(feature = "gcp-secret-manager")]
+        BackendConfig::GcpSecretManager(c) => Ok(Arc::new(
+            super::GcpSecretManagerBackend::connect(c.clone()).await?,
+        )),
+        #[cfg(not(feature = "gcp-secret-manager"))]
+        BackendConfig::GcpSecretManager(_) => Err(not_configured(
+            "the Google Secret Manager backend is not built into this binary",
+        )),
     }
 }

@@ -30,9 +30,8 @@
 //! is no RBAC or access policy beyond the one client; `nextLink` paging never starts.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -40,6 +39,8 @@ use hyper::body::Incoming;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
+
+use super::controls::Controls;
 
 /// The tenant, client id and secret the stand-in's token endpoint accepts.
 pub const TENANT_ID: &str = "00000000-0000-4000-8000-00000000a2e5";
@@ -75,11 +76,8 @@ struct State {
     secrets: Mutex<HashMap<String, Secret>>,
     token: String,
     base: OnceLock<String>,
-    hung: AtomicBool,
-    down: AtomicBool,
+    controls: Controls,
     purge_protection: AtomicBool,
-    throttle_next: AtomicU32,
-    requests: AtomicU64,
 }
 
 /// A running stand-in.
@@ -484,11 +482,7 @@ async fn handle(
     state: Arc<State>,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
-    state.requests.fetch_add(1, Ordering::SeqCst);
-    while state.hung.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    if state.down.load(Ordering::SeqCst) {
+    if state.controls.arrive().await {
         // Drops the connection without an answer, as a stopped server would.
         return Err(std::io::Error::other("stand-in stopped"));
     }
@@ -523,12 +517,7 @@ async fn handle(
             None,
         ));
     }
-    if !is_token
-        && state
-            .throttle_next
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok()
-    {
+    if !is_token && state.controls.throttled() {
         let mut r = kv_error(
             StatusCode::TOO_MANY_REQUESTS,
             "Throttled",
@@ -604,7 +593,7 @@ impl AzureStandIn {
                     };
                     let (acceptor, state) = (acceptor.clone(), served.clone());
                     tokio::spawn(async move {
-                        if state.down.load(Ordering::SeqCst) {
+                        if state.controls.is_down() {
                             return;
                         }
                         let Ok(stream) = acceptor.accept(tcp).await else {
@@ -639,34 +628,14 @@ impl AzureStandIn {
                         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}})
     }
 
-    /// Freezes the stand-in: requests wait, unanswered, until [`AzureStandIn::resume`].
-    pub fn pause(&self) {
-        self.state.hung.store(true, Ordering::SeqCst);
-    }
-
-    /// Undoes [`AzureStandIn::pause`].
-    pub fn resume(&self) {
-        self.state.hung.store(false, Ordering::SeqCst);
-    }
-
-    /// Stops answering: every connection is dropped without an answer.
-    pub fn stop(&self) {
-        self.state.down.store(true, Ordering::SeqCst);
+    /// Its switches: freeze, thaw, stop, throttle, count requests.
+    pub fn controls(&self) -> &Controls {
+        &self.state.controls
     }
 
     /// Makes the vault refuse purges, as one with purge protection does.
     pub fn set_purge_protection(&self, on: bool) {
         self.state.purge_protection.store(on, Ordering::SeqCst);
-    }
-
-    /// Answers the next `n` data-plane requests with 429.
-    pub fn throttle_next(&self, n: u32) {
-        self.state.throttle_next.store(n, Ordering::SeqCst);
-    }
-
-    /// How many requests reached the stand-in so far.
-    pub fn requests(&self) -> u64 {
-        self.state.requests.load(Ordering::SeqCst)
     }
 
     /// The current version's value of `name` as JSON, as the vault would serve it; `None`

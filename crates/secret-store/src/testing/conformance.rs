@@ -4,6 +4,9 @@
 use secret_core::{SecretType, SecretValue};
 use serde_json::{Value, json};
 
+use secret_core::SecretError;
+
+use super::controls::{Controlled, Controls};
 use crate::backend::{StorageBackend, StoredValue, ValueTarget};
 
 /// A marker no stored reference or database may contain in clear.
@@ -111,7 +114,8 @@ async fn every_type_round_trips(backend: &dyn StorageBackend) {
     }
 }
 
-fn generic(s: &str) -> SecretValue {
+/// A GENERIC value holding `s`.
+pub fn generic(s: &str) -> SecretValue {
     SecretValue::from_json_bytes(
         json!({"type": "GENERIC", "value": s})
             .to_string()
@@ -246,4 +250,84 @@ async fn deletion_removes_every_version(backend: &dyn StorageBackend) {
         .delete_secret(&id, &[v1, v2])
         .await
         .expect("deleting twice");
+}
+
+/// Whether two values are the same typed value.
+pub fn same(a: &SecretValue, b: &SecretValue) -> bool {
+    wire(a) == wire(b)
+}
+
+/// With its server frozen, then stopped, a backend answers VAULT_CONNECTION_FAILED as 503
+/// (within its time limit), and works again once thawed. `server` is one of the test's own.
+pub async fn unavailable_while_hung_or_stopped(
+    backend: &dyn StorageBackend,
+    server: &dyn Controlled,
+) {
+    let id = fresh_id();
+    let t1 = ValueTarget {
+        secret_id: &id,
+        secret_name: "HUNG",
+        version: 1,
+    };
+    let v1 = backend
+        .store_value(t1, &generic("one"), None)
+        .await
+        .expect("storing");
+    server.pause();
+    let err = SecretError::from(
+        backend
+            .retrieve_value(t1, &v1)
+            .await
+            .expect_err("a hung read"),
+    );
+    server.resume();
+    assert!(
+        matches!(err, SecretError::VaultUnavailable { .. }),
+        "hung: {err:?}"
+    );
+    backend
+        .retrieve_value(t1, &v1)
+        .await
+        .expect("a read once thawed");
+    server.stop();
+    let err = SecretError::from(
+        backend
+            .retrieve_value(t1, &v1)
+            .await
+            .expect_err("a read of a stopped server"),
+    );
+    assert!(
+        matches!(err, SecretError::VaultUnavailable { .. }),
+        "stopped: {err:?}"
+    );
+    assert!(
+        backend.health_check().await.is_err(),
+        "a stopped server is healthy"
+    );
+}
+
+/// A server that keeps throttling: the backend tries `attempts` times in all, then answers
+/// VAULT_CONNECTION_FAILED as 503 saying so; a single throttled answer is retried away.
+pub async fn throttling_is_retried_up_to_a_bound(
+    backend: &dyn StorageBackend,
+    controls: &Controls,
+    attempts: u64,
+) {
+    // Warm up: logins and challenges happen once.
+    backend.health_check().await.expect("a health check");
+    let before = controls.requests();
+    controls.throttle_next(10);
+    let err = SecretError::from(backend.health_check().await.expect_err("throttled"));
+    controls.throttle_next(0);
+    assert!(
+        matches!(err, SecretError::VaultUnavailable { .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("throttling"), "{err}");
+    assert_eq!(controls.requests() - before, attempts, "attempts made");
+    controls.throttle_next(1);
+    backend
+        .health_check()
+        .await
+        .expect("one throttled answer is retried");
 }

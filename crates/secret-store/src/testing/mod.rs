@@ -11,6 +11,9 @@
 #[cfg(feature = "azure-stand-in")]
 pub mod azure;
 pub mod conformance;
+pub mod controls;
+#[cfg(feature = "gcp-stand-in")]
+pub mod gcp;
 #[cfg(feature = "aws-secrets-manager")]
 pub mod moto;
 #[cfg(feature = "hashicorp-vault")]

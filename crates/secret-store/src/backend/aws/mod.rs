@@ -91,16 +91,7 @@ impl AwsSecretsManagerBackend {
 
     /// The AWS version a stored reference names.
     fn version_of(stored: &StoredValue) -> StoreResult<(&str, &str)> {
-        match stored {
-            StoredValue::External {
-                vault_ref,
-                vault_version_id: Some(v),
-            } => Ok((vault_ref, v)),
-            _ => Err(SecretError::internal(
-                "the AWS backend was given a reference it did not make",
-            )
-            .into()),
-        }
+        stored.external("AWS")
     }
 
     /// The secret's staging labels, or `None` when AWS has no such secret.

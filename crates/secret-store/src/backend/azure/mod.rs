@@ -104,18 +104,9 @@ impl AzureKeyVaultBackend {
         move |e| call_error(&self.config.vault_url, &what, &e)
     }
 
-    /// The Key Vault version a stored reference names.
+    /// The Azure version a stored reference names.
     fn version_of(stored: &StoredValue) -> StoreResult<(&str, &str)> {
-        match stored {
-            StoredValue::External {
-                vault_ref,
-                vault_version_id: Some(v),
-            } => Ok((vault_ref, v)),
-            _ => Err(SecretError::internal(
-                "the Azure backend was given a reference it did not make",
-            )
-            .into()),
-        }
+        stored.external("Azure")
     }
 
     async fn current(&self, name: &str) -> StoreResult<Current> {

@@ -65,18 +65,11 @@ impl HashicorpVaultBackend {
 
     /// The vault version a stored reference names.
     fn version_of(stored: &StoredValue) -> StoreResult<(String, u64)> {
-        match stored {
-            StoredValue::External {
-                vault_ref,
-                vault_version_id: Some(v),
-            } => v.parse().map(|n| (vault_ref.clone(), n)).map_err(|_| {
-                StoreError::corrupt("secret_versions", "a vault version id is not a number")
-            }),
-            _ => Err(SecretError::internal(
-                "the Vault backend was given a reference it did not make",
-            )
-            .into()),
-        }
+        let (path, version) = stored.external("Vault")?;
+        let version = version.parse().map_err(|_| {
+            StoreError::corrupt("secret_versions", "a vault version id is not a number")
+        })?;
+        Ok((path.to_string(), version))
     }
 }
 
