@@ -543,7 +543,8 @@ impl GcpStandIn {
                 .expect("the stand-in's runtime");
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let incoming = tonic::transport::server::TcpIncoming::from(listener);
+                let incoming =
+                    tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
                 let _ = tonic::transport::Server::builder()
                     .add_service(Server(served))
                     .serve_with_incoming(incoming)
