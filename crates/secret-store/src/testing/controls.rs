@@ -53,7 +53,7 @@ impl Controls {
 
     /// Counts a request and holds it while the stand-in is frozen; answers whether the
     /// stand-in is stopped.
-    pub(crate) async fn arrive(&self) -> bool {
+    pub async fn arrive(&self) -> bool {
         self.requests.fetch_add(1, Ordering::SeqCst);
         while self.hung.load(Ordering::SeqCst) {
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -62,12 +62,12 @@ impl Controls {
     }
 
     /// Whether the stand-in is stopped.
-    pub(crate) fn is_down(&self) -> bool {
+    pub fn is_down(&self) -> bool {
         self.down.load(Ordering::SeqCst)
     }
 
     /// Whether this request is to be answered as throttled (and counts it down).
-    pub(crate) fn throttled(&self) -> bool {
+    pub fn throttled(&self) -> bool {
         self.throttle_next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()

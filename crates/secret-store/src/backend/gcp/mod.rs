@@ -12,7 +12,8 @@
 //! checks that the secret's latest version is still the one our previous version names,
 //! or one we removed (409 otherwise). Removed versions (retention, abandoned writes) are
 //! destroyed; soft delete disables every version, restore enables them again, permanent
-//! delete deletes the secret. Each call has the configuration's time limit; unavailable,
+//! delete deletes the secret. Version state changes carry the etag just read (optimistic
+//! concurrency: a version changed in between is read again and the change tried once more). Each call has the configuration's time limit; unavailable,
 //! throttled (RESOURCE_EXHAUSTED) and, for calls that can be repeated safely, timed-out
 //! calls are retried twice with backoff.
 
@@ -249,39 +250,99 @@ impl GcpSecretManagerBackend {
         })
     }
 
-    /// Sets the state of versions: disabled (`false`) or enabled (`true`).
-    async fn set_enabled(&self, stored: &[StoredValue], enabled: bool) -> StoreResult<()> {
+    /// The etag of version `name` as it is now; `None` when there is no such version.
+    async fn version_etag(&self, name: &str) -> Result<Option<String>, Status> {
+        let got = self
+            .call(true, |mut c| {
+                let req = GetSecretVersionRequest {
+                    name: name.to_string(),
+                };
+                async move { c.get_secret_version(req).await }
+            })
+            .await;
+        match got {
+            Ok(v) => Ok(Some(v.etag)),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(s),
+        }
+    }
+
+    /// Moves each version to `to` (enabled, disabled or destroyed) with optimistic
+    /// concurrency: the call carries the etag just read, and a version changed in between
+    /// (ABORTED) is read and tried again, once. A version that is gone, or destroyed
+    /// already, is left as it is.
+    async fn transition(&self, stored: &[StoredValue], to: Transition) -> StoreResult<()> {
         for s in stored {
             let name = self.version_of(s)?;
-            let done = if enabled {
-                self.call(true, |mut c| {
-                    let req = EnableSecretVersionRequest {
-                        name: name.clone(),
-                        etag: String::new(),
-                    };
-                    async move { c.enable_secret_version(req).await }
-                })
-                .await
-                .map(|_| ())
-            } else {
-                self.call(true, |mut c| {
-                    let req = DisableSecretVersionRequest {
-                        name: name.clone(),
-                        etag: String::new(),
-                    };
-                    async move { c.disable_secret_version(req).await }
-                })
-                .await
-                .map(|_| ())
+            let mut tries = 0;
+            let outcome = loop {
+                tries += 1;
+                let etag = match self.version_etag(&name).await {
+                    Ok(Some(etag)) => etag,
+                    Ok(None) => break Ok(()),
+                    Err(s) => break Err(s),
+                };
+                let done = self
+                    .call(true, |mut c| {
+                        let (name, etag) = (name.clone(), etag.clone());
+                        async move {
+                            match to {
+                                Transition::Enable => c
+                                    .enable_secret_version(EnableSecretVersionRequest {
+                                        name,
+                                        etag,
+                                    })
+                                    .await
+                                    .map(|_| gcloud_sdk::tonic::Response::new(())),
+                                Transition::Disable => c
+                                    .disable_secret_version(DisableSecretVersionRequest {
+                                        name,
+                                        etag,
+                                    })
+                                    .await
+                                    .map(|_| gcloud_sdk::tonic::Response::new(())),
+                                Transition::Destroy => c
+                                    .destroy_secret_version(DestroySecretVersionRequest {
+                                        name,
+                                        etag,
+                                    })
+                                    .await
+                                    .map(|_| gcloud_sdk::tonic::Response::new(())),
+                            }
+                        }
+                    })
+                    .await;
+                match done {
+                    Err(s) if s.code() == Code::Aborted && tries < 2 => continue,
+                    other => break other,
+                }
             };
-            match done {
+            match outcome {
                 // Destroyed (retention) or gone: nothing to change.
                 Err(s) if matches!(s.code(), Code::NotFound | Code::FailedPrecondition) => {}
-                Err(s) => return Err(self.fail("change a version's state")(s)),
+                Err(s) => return Err(self.fail(to.what())(s)),
                 Ok(()) => {}
             }
         }
         Ok(())
+    }
+}
+
+/// A change of a version's state.
+#[derive(Debug, Clone, Copy)]
+enum Transition {
+    Enable,
+    Disable,
+    Destroy,
+}
+
+impl Transition {
+    fn what(self) -> &'static str {
+        match self {
+            Transition::Enable => "enable a version",
+            Transition::Disable => "disable a version",
+            Transition::Destroy => "destroy a version",
+        }
     }
 }
 
@@ -419,11 +480,11 @@ impl StorageBackend for GcpSecretManagerBackend {
     }
 
     async fn soft_delete(&self, _secret_id: &str, stored: &[StoredValue]) -> StoreResult<()> {
-        self.set_enabled(stored, false).await
+        self.transition(stored, Transition::Disable).await
     }
 
     async fn restore(&self, _secret_id: &str, stored: &[StoredValue]) -> StoreResult<()> {
-        self.set_enabled(stored, true).await
+        self.transition(stored, Transition::Enable).await
     }
 
     async fn find_written(
@@ -467,24 +528,6 @@ impl StorageBackend for GcpSecretManagerBackend {
     }
 
     async fn remove_versions(&self, _secret_id: &str, stored: &[StoredValue]) -> StoreResult<()> {
-        for s in stored {
-            let name = self.version_of(s)?;
-            match self
-                .call(true, |mut c| {
-                    let req = DestroySecretVersionRequest {
-                        name: name.clone(),
-                        etag: String::new(),
-                    };
-                    async move { c.destroy_secret_version(req).await }
-                })
-                .await
-            {
-                Ok(_) => {}
-                // Gone, or destroyed already.
-                Err(s) if matches!(s.code(), Code::NotFound | Code::FailedPrecondition) => {}
-                Err(s) => return Err(self.fail("destroy a version")(s)),
-            }
-        }
-        Ok(())
+        self.transition(stored, Transition::Destroy).await
     }
 }
