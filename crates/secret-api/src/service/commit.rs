@@ -132,19 +132,7 @@ impl SecretService {
         let backend = self.backend(&current).await?;
         let checked = check_value(current.secret_type, value, now)?;
         let version = current.current_version + 1;
-        let previous = tx
-            .find_version(id, current.current_version)
-            .await?
-            .map(|v| v.stored);
         if backend.keeps_values_in_database() {
-            let target = ValueTarget {
-                secret_id: id,
-                secret_name: &current.name,
-                version,
-            };
-            let stored = backend
-                .store_value(target, &checked.value, previous.as_ref())
-                .await?;
             let next = NextVersion {
                 current: &current,
                 checked: &checked,
@@ -152,11 +140,17 @@ impl SecretService {
                 now,
                 ctx,
             };
-            let meta = self.promote_version(&mut tx, &next, stored, &new).await?;
+            let meta = self
+                .write_local_version(&mut tx, &next, backend.as_ref(), &new)
+                .await?;
             tx.commit().await?;
             self.inner.cache.invalidate(id);
             return Ok((meta, version));
         }
+        let previous = tx
+            .find_version(id, current.current_version)
+            .await?
+            .map(|v| v.stored);
         let write = VaultWrite {
             staged: StagedWrite {
                 secret_id: id,
@@ -206,6 +200,32 @@ impl SecretService {
                 Err(err)
             }
         }
+    }
+
+    /// In `tx`, on a backend that keeps values in this database: stores the checked value
+    /// as the next version of the secret locked in `tx` and promotes it (the caller commits
+    /// and invalidates the cache).
+    pub(crate) async fn write_local_version(
+        &self,
+        tx: &mut WriteTx,
+        next: &NextVersion<'_>,
+        backend: &dyn StorageBackend,
+        new: &VersionNote,
+    ) -> Result<SecretMetadata> {
+        let current = next.current;
+        let previous = tx
+            .find_version(&current.id, current.current_version)
+            .await?
+            .map(|v| v.stored);
+        let target = ValueTarget {
+            secret_id: &current.id,
+            secret_name: &current.name,
+            version: current.current_version + 1,
+        };
+        let stored = backend
+            .store_value(target, &next.checked.value, previous.as_ref())
+            .await?;
+        self.promote_version(tx, next, stored, new).await
     }
 
     /// Inserts the version, advances the secret's pointer and appends the audit record, in

@@ -10,9 +10,15 @@ use secret_core::name::{
     normalize_tags, validate_description, validate_metadata, validate_secret_name,
 };
 use secret_core::{SecretContext, SecretError, SecretScope};
-use secret_store::{NewSecret, NewVersion, PendingOperation, StagedWrite, ValueTarget};
+use std::sync::Arc;
 
-use super::check::{check_context, check_value, earliest, effective_interval, resolve_owner};
+use secret_store::{
+    NewSecret, NewVersion, PendingOperation, StagedWrite, StorageBackend, ValueTarget, WriteTx,
+};
+
+use super::check::{
+    CheckedValue, check_context, check_value, earliest, effective_interval, resolve_owner,
+};
 use super::commit::VaultWrite;
 use super::{Result, SecretService, not_found};
 
@@ -55,6 +61,63 @@ impl SecretService {
         params: CreateSecretParams,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
+        let PreparedCreate {
+            new,
+            checked,
+            backend,
+            vault_id,
+        } = self.prepare_create(params, ctx).await?;
+        let id = SecretId::from(new.id.as_str());
+        let external = !backend.keeps_values_in_database();
+        let stored = if external {
+            let write = VaultWrite {
+                staged: StagedWrite {
+                    secret_id: &id,
+                    version: 1,
+                    vault_id: &vault_id,
+                    operation: PendingOperation::Create,
+                    actor_id: ctx.user_id(),
+                    now: new.now,
+                },
+                secret_name: &new.name,
+                previous: None,
+            };
+            self.write_to_vault(
+                self.begin().await?,
+                &write,
+                &checked.value,
+                backend.as_ref(),
+            )
+            .await?
+        } else {
+            let target = ValueTarget {
+                secret_id: &id,
+                secret_name: &new.name,
+                version: 1,
+            };
+            backend.store_value(target, &checked.value, None).await?
+        };
+        let created = match self.insert_created(&new, stored, external, ctx).await {
+            Ok(created) => created,
+            Err(err) => {
+                if external {
+                    self.abandon_create(&id, backend.as_ref()).await;
+                }
+                return Err(err);
+            }
+        };
+        tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
+        Ok(created)
+    }
+
+    /// Every check of a create that needs no write (name, description, tags, metadata,
+    /// owner, permission, vault placement, rotation, lifecycle, value, expiry), and the row
+    /// the new secret gets.
+    pub(crate) async fn prepare_create(
+        &self,
+        params: CreateSecretParams,
+        ctx: &SecretContext,
+    ) -> Result<PreparedCreate> {
         validate_secret_name(&params.name)?;
         if let Some(d) = &params.description {
             validate_description(d)?;
@@ -97,35 +160,6 @@ impl SecretService {
         }
         let expires_at = earliest(params.expires_at, checked.facts.natural_expiry);
         let id = SecretId::generate();
-        let external = !backend.keeps_values_in_database();
-        let stored = if external {
-            let write = VaultWrite {
-                staged: StagedWrite {
-                    secret_id: &id,
-                    version: 1,
-                    vault_id: &vault.id,
-                    operation: PendingOperation::Create,
-                    actor_id: ctx.user_id(),
-                    now,
-                },
-                secret_name: &params.name,
-                previous: None,
-            };
-            self.write_to_vault(
-                self.begin().await?,
-                &write,
-                &checked.value,
-                backend.as_ref(),
-            )
-            .await?
-        } else {
-            let target = ValueTarget {
-                secret_id: &id,
-                secret_name: &params.name,
-                version: 1,
-            };
-            backend.store_value(target, &checked.value, None).await?
-        };
         let new = NewSecret {
             id: id.to_string(),
             name: params.name,
@@ -149,22 +183,17 @@ impl SecretService {
             tags,
             metadata: params.metadata,
             masked: Some(self.seal_masked(&id, 1, &checked.masked)?),
-            facts: checked.facts,
+            facts: checked.facts.clone(),
             lifecycle,
             created_by_id: ctx.user_id().to_string(),
             now,
         };
-        let created = match self.insert_created(&new, stored, external, ctx).await {
-            Ok(created) => created,
-            Err(err) => {
-                if external {
-                    self.abandon_create(&id, backend.as_ref()).await;
-                }
-                return Err(err);
-            }
-        };
-        tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
-        Ok(created)
+        Ok(PreparedCreate {
+            new,
+            checked,
+            backend,
+            vault_id: vault.id,
+        })
     }
 
     /// Inserts a new secret with its first version and its audit record, clearing its
@@ -176,13 +205,26 @@ impl SecretService {
         external: bool,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
-        let (id, now) = (&new.id, new.now);
         let mut tx = self.begin().await?;
-        if external && !tx.finish_write(id, 1).await? {
+        if external && !tx.finish_write(&new.id, 1).await? {
             return Err(SecretError::Conflict {
                 message: "the pending write of this secret was taken over".to_string(),
             });
         }
+        let created = self.insert_created_in(&mut tx, new, stored, ctx).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    /// Inserts a new secret with its first version and its audit record in `tx`.
+    pub(crate) async fn insert_created_in(
+        &self,
+        tx: &mut WriteTx,
+        new: &NewSecret,
+        stored: secret_store::StoredValue,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
+        let (id, now) = (&new.id, new.now);
         tx.insert_secret(new).await?;
         tx.insert_version(NewVersion {
             secret_id: id,
@@ -204,7 +246,15 @@ impl SecretService {
             ctx,
         )])
         .await?;
-        tx.commit().await?;
         Ok(created)
     }
+}
+
+/// A create checked and placed, not yet written: the row, the checked value and the
+/// backend that will keep it.
+pub(crate) struct PreparedCreate {
+    pub(crate) new: NewSecret,
+    pub(crate) checked: CheckedValue,
+    pub(crate) backend: Arc<dyn StorageBackend>,
+    pub(crate) vault_id: String,
 }
