@@ -36,8 +36,8 @@ pub use joblock::JobLock;
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
 pub use lifecycle::{JobScan, Notice};
 pub use secrets::{
-    MetadataChange, NewSecret, NewVersion, PendingOperation, PendingWrite, SecretFilter,
+    MetadataChange, NewSecret, NewVersion, OwnerIds, PendingOperation, PendingWrite, SecretFilter,
     SecretRecord, SecretRepository, SoftDeletion, StagedWrite, VersionAdvance, VersionRecord,
-    WriteTx,
+    WriteTx, owner_key,
 };
 pub use vaults::{NewVault, VaultChange, VaultRecord, VaultRepository, VaultVisibility};

@@ -210,6 +210,11 @@ impl FromRequest for IfMatch {
 /// that name at most a known field and a position, never the input (a value may be in it).
 pub(crate) struct JsonBody<T>(pub(crate) T);
 
+/// A route's own body limit for [`JsonBody`] (resource `app_data`), in place of the
+/// server's `max_body_bytes`: the import routes take whole files.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimit(pub(crate) usize);
+
 /// Field names of the request bodies: the only names an error message may repeat.
 const KNOWN_FIELDS: &[&str] = &[
     "name",
@@ -235,6 +240,16 @@ const KNOWN_FIELDS: &[&str] = &[
     "canUpdate",
     "canDelete",
     "canGrant",
+    "content",
+    "targetScope",
+    "overwrite",
+    "prefix",
+    "stripPrefix",
+    "dryRun",
+    "valueType",
+    "atomic",
+    "vaultId",
+    "secrets",
 ];
 
 /// Messages that name only fields of the schema (serde's and the value parser's own).
@@ -263,7 +278,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let request_id = request_id_of(req);
-        let limit = state_of(req).map(|s| s.max_body_bytes);
+        let limit = match req.app_data::<BodyLimit>() {
+            Some(BodyLimit(limit)) => Ok(*limit),
+            None => state_of(req).map(|s| s.max_body_bytes),
+        };
         let json = is_json(req);
         let declared = req
             .headers()

@@ -21,6 +21,7 @@ mod pending;
 mod rate_limit;
 mod refusals;
 mod secrets;
+mod transfer;
 mod vaults;
 
 use std::net::TcpListener;
@@ -38,6 +39,7 @@ pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
 
 /// The largest request body accepted unless configured otherwise, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub use transfer::IMPORT_MAX_BODY_BYTES;
 
 /// Settings of the HTTP server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,7 +108,7 @@ pub fn serve(
             .app_data(extract::json_config(max_body_bytes))
             .app_data(web::PayloadConfig::new(max_body_bytes))
             .wrap(actix_web::middleware::from_fn(observe::observe))
-            .configure(routes)
+            .configure(|cfg| routes(cfg, max_body_bytes))
             .default_service(web::to(ops::route_not_found))
     });
     if let Some(workers) = settings.workers {
@@ -117,13 +119,14 @@ pub fn serve(
 
 /// Registers every route. Literal routes under `/api/secrets` come before the `{id}` routes
 /// so that a secret id can never capture them.
-fn routes(cfg: &mut web::ServiceConfig) {
+fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     cfg.service(resource("/healthz").route(web::get().to(ops::healthz)))
         .service(resource("/readyz").route(web::get().to(ops::readyz)))
         .service(resource("/metrics").route(web::get().to(ops::metrics)))
         .service(resource("/api/openapi.json").route(web::get().to(ops::openapi)));
     audit::routes(cfg);
     pending::routes(cfg);
+    transfer::routes(cfg, max_body_bytes);
     vaults::routes(cfg);
     cfg.service(
         resource("/api/secrets")

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, audit, error, ops, pending, secrets, vaults};
+use super::{access, audit, error, ops, pending, secrets, transfer, vaults};
 
 /// Adds the bearer-token security scheme every `/api` operation refers to.
 struct BearerScheme;
@@ -54,9 +54,9 @@ impl Modify for BearerScheme {
         audit::audit_logs,
         audit::audit_log,
         audit::compliance_report,
-        pending::export_secrets,
-        pending::import_env,
-        pending::import_json,
+        transfer::export_secrets,
+        transfer::import_env,
+        transfer::import_json,
         pending::migrate_secrets,
         vaults::list_vaults,
         vaults::configure_vault,
@@ -96,6 +96,17 @@ impl Modify for BearerScheme {
         secret_core::wire::VersionList,
         secret_core::wire::GrantList,
         secret_core::wire::HealthResponse,
+        secret_core::wire::ImportEnvRequest,
+        secret_core::wire::ImportJsonRequest,
+        secret_core::wire::ImportSecretData,
+        secret_core::wire::ImportResult,
+        secret_core::wire::ImportItemError,
+        secret_core::wire::ImportWarning,
+        secret_core::wire::ImportedItem,
+        secret_core::wire::ImportAction,
+        secret_core::wire::ExportDocument,
+        secret_core::wire::ExportedSecret,
+        secret_core::wire::ExportOmission,
         secret_core::wire::schema::SecretValueSchema,
         secret_core::wire::schema::SecretTypeSchema,
         secret_core::wire::schema::SecretScopeSchema,
@@ -108,6 +119,7 @@ impl Modify for BearerScheme {
         (name = "versions", description = "Rotation, version history and rollback"),
         (name = "access", description = "Per-secret access grants"),
         (name = "vaults", description = "Vault configurations: where secret values are kept"),
+        (name = "import-export", description = "Import from .env and JSON, export to JSON and .env"),
         (name = "reserved", description = "Routes of features not built yet: 501 NOT_IMPLEMENTED"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

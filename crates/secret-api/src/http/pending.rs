@@ -1,5 +1,4 @@
-//! Routes reserved for features that later issues build (import/export and
-//! migration). They are registered before the `/api/secrets/{id}` routes so that no
+//! Routes reserved for features that later issues build (migration). They are registered before the `/api/secrets/{id}` routes so that no
 //! secret id captures them, require authentication like every `/api` route, and answer 501
 //! NOT_IMPLEMENTED with the error envelope until they are built.
 
@@ -14,34 +13,7 @@ fn pending(feature: &str, caller: &Caller) -> ApiResult {
 
 /// Registers the reserved routes; each answers every method.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/api/secrets/export").to(export_secrets))
-        .service(web::resource("/api/secrets/import/env").to(import_env))
-        .service(web::resource("/api/secrets/import/json").to(import_json))
-        .service(web::resource("/api/secrets/migrate").to(migrate_secrets));
-}
-
-/// Export (not implemented yet).
-#[utoipa::path(get, path = "/api/secrets/export", tag = "reserved",
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn export_secrets(caller: Caller) -> ApiResult {
-    pending("export", &caller)
-}
-
-/// Import from a .env file (not implemented yet).
-#[utoipa::path(post, path = "/api/secrets/import/env", tag = "reserved",
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn import_env(caller: Caller) -> ApiResult {
-    pending("import from .env", &caller)
-}
-
-/// Import from JSON (not implemented yet).
-#[utoipa::path(post, path = "/api/secrets/import/json", tag = "reserved",
-    responses((status = 501, description = "NOT_IMPLEMENTED", body = ErrorResponse)),
-    security(("bearer" = [])))]
-pub(crate) async fn import_json(caller: Caller) -> ApiResult {
-    pending("import from JSON", &caller)
+    cfg.service(web::resource("/api/secrets/migrate").to(migrate_secrets));
 }
 
 /// Migration between backends (not implemented yet).

@@ -13,7 +13,8 @@ use secret_core::{SecretContext, SecretError, SecretScope};
 use std::sync::Arc;
 
 use secret_store::{
-    NewSecret, NewVersion, PendingOperation, StagedWrite, StorageBackend, ValueTarget, WriteTx,
+    NewSecret, NewVersion, PendingOperation, StagedWrite, StorageBackend, ValueTarget, VaultRecord,
+    WriteTx,
 };
 
 use super::check::{
@@ -61,12 +62,23 @@ impl SecretService {
         params: CreateSecretParams,
         ctx: &SecretContext,
     ) -> Result<SecretMetadata> {
+        let prepared = self.prepare_create(params, ctx, None).await?;
+        self.create_prepared(prepared, ctx).await
+    }
+
+    /// Writes a create that [`SecretService::prepare_create`] checked: the value to its
+    /// backend, then the secret, its first version and its audit record.
+    pub(crate) async fn create_prepared(
+        &self,
+        prepared: PreparedCreate,
+        ctx: &SecretContext,
+    ) -> Result<SecretMetadata> {
         let PreparedCreate {
             new,
             checked,
             backend,
             vault_id,
-        } = self.prepare_create(params, ctx).await?;
+        } = prepared;
         let id = SecretId::from(new.id.as_str());
         let external = !backend.keeps_values_in_database();
         let stored = if external {
@@ -112,11 +124,13 @@ impl SecretService {
 
     /// Every check of a create that needs no write (name, description, tags, metadata,
     /// owner, permission, vault placement, rotation, lifecycle, value, expiry), and the row
-    /// the new secret gets.
+    /// the new secret gets. `placed` is the vault already chosen for it (an import places
+    /// all its secrets once); `None` places it by `params`.
     pub(crate) async fn prepare_create(
         &self,
         params: CreateSecretParams,
         ctx: &SecretContext,
+        placed: Option<&VaultRecord>,
     ) -> Result<PreparedCreate> {
         validate_secret_name(&params.name)?;
         if let Some(d) = &params.description {
@@ -136,13 +150,17 @@ impl SecretService {
                 reason: format!("creating {} secrets here is not permitted", params.scope),
             });
         }
-        let vault = self
-            .place_secret(
-                params.vault_id.as_deref(),
-                params.storage_backend,
-                owner.organization_id.as_deref(),
-            )
-            .await?;
+        let vault = match placed {
+            Some(vault) => vault.clone(),
+            None => {
+                self.place_secret(
+                    params.vault_id.as_deref(),
+                    params.storage_backend,
+                    owner.organization_id.as_deref(),
+                )
+                .await?
+            }
+        };
         let backend = self.inner.registry.backend_of(&vault).await?;
         let interval = effective_interval(
             params.secret_type,

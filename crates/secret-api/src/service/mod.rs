@@ -43,6 +43,7 @@ mod keys;
 mod read;
 mod reconcile;
 mod rotation;
+mod transfer;
 mod vaults;
 mod versions;
 mod write;
@@ -70,6 +71,7 @@ pub(crate) use commit::{NextVersion, VersionNote};
 pub use jobs::{ExpiryNotice, JOB_PAGE, JobReport, NoticeKind, PruneReport, SCHEDULER_ACTOR};
 pub use keys::{KeyOperator, KeyStatusReport, REENCRYPT_BATCH};
 pub use rotation::StagedRotation;
+pub use transfer::{MAX_EXPORT_SECRETS, MAX_IMPORT_ITEMS};
 pub use vaults::VaultHealthReport;
 
 type Result<T> = std::result::Result<T, SecretError>;

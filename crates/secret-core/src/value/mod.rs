@@ -333,6 +333,15 @@ impl SecretValue {
         Ok(SecretValue::new(value))
     }
 
+    /// Reads a tagged value from JSON already parsed (an item of a JSON import), zeroizing
+    /// what is left of it. Does not validate; errors never quote the value.
+    pub fn from_json(raw: serde_json::Value) -> Result<SecretValue, SecretError> {
+        let mut raw = ZeroizingJson(raw);
+        let value = AnySecretValue::from_json_value(&mut raw.0)
+            .map_err(|reason| SecretError::validation("value", reason))?;
+        Ok(SecretValue::new(value))
+    }
+
     /// The canonical JSON of the value: the plaintext that gets encrypted. The buffer is
     /// sized exactly beforehand so that no partial copy is left behind by a reallocation.
     pub fn to_json_bytes(&self) -> Result<Zeroizing<Vec<u8>>, SecretError> {

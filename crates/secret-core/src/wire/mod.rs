@@ -60,11 +60,13 @@ mod error;
 #[cfg(feature = "openapi")]
 pub mod schema;
 mod secrets;
+mod transfer;
 mod vaults;
 
 pub use audit::{AuditList, AuditRecordResponse};
 pub use error::{ErrorBody, ErrorResponse};
 pub use secrets::*;
+pub use transfer::*;
 pub use vaults::*;
 
 /// `GET /healthz`, `GET /readyz`.

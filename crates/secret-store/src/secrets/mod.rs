@@ -51,6 +51,15 @@ pub fn owner_key(
     }
 }
 
+/// Owner ids to match; `None` matches any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnerIds<'a> {
+    pub organization_id: Option<&'a str>,
+    pub team_id: Option<&'a str>,
+    pub project_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+}
+
 /// A secret row with where its value lives.
 #[derive(Debug, Clone)]
 pub struct SecretRecord {
@@ -376,5 +385,62 @@ impl SecretRepository {
             limit: filter.limit,
             total,
         })
+    }
+
+    /// The secrets of one owner (see [`owner_key`]) with these names, soft-deleted ones
+    /// included (a soft-deleted secret keeps its name until purged).
+    pub async fn find_by_names(
+        &self,
+        owner_key: &str,
+        names: &[&str],
+    ) -> StoreResult<Vec<SecretMetadata>> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(500) {
+            for row in secrets::Entity::find()
+                .filter(secrets::Column::OwnerKey.eq(owner_key))
+                .filter(secrets::Column::Name.is_in(chunk.iter().copied()))
+                .all(self.db.conn())
+                .await?
+            {
+                out.push(to_record(row)?.metadata);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every live (not soft-deleted) secret of `scope` (any when `None`) whose owner ids
+    /// match the ones given, ordered by scope, name and id: what an export covers before
+    /// the caller's permissions are applied. At most `limit` rows.
+    pub async fn list_owned(
+        &self,
+        scope: Option<secret_core::SecretScope>,
+        owner: &OwnerIds<'_>,
+        limit: u64,
+    ) -> StoreResult<Vec<SecretMetadata>> {
+        use secrets::Column as C;
+        let mut query = secrets::Entity::find().filter(C::DeletedAt.is_null());
+        if let Some(scope) = scope {
+            query = query.filter(C::Scope.eq(scope.as_str()));
+        }
+        for (column, id) in [
+            (C::OrganizationId, owner.organization_id),
+            (C::TeamId, owner.team_id),
+            (C::ProjectId, owner.project_id),
+            (C::UserId, owner.user_id),
+        ] {
+            if let Some(id) = id {
+                query = query.filter(column.eq(id));
+            }
+        }
+        query
+            .order_by_asc(C::Scope)
+            .order_by_asc(C::Name)
+            .order_by_asc(C::Id)
+            .limit(limit)
+            .all(self.db.conn())
+            .await?
+            .into_iter()
+            .map(|m| to_record(m).map(|r| r.metadata))
+            .collect()
     }
 }
