@@ -592,7 +592,7 @@ async fn rejected_requests_write_nothing() {
         Some(json!({"secrets": []})),
     )
     .await
-    .expect(501, "NOT_IMPLEMENTED");
+    .expect(400, "VALIDATION_ERROR");
 
     assert_eq!(s.rows().await, before);
     let r = s.get(&format!("/api/secrets/{id}"), &admin).await;
@@ -603,26 +603,52 @@ async fn rejected_requests_write_nothing() {
 // ------------------------------------------------------------------ routes and auth
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reserved_routes_are_never_captured_by_a_secret_id() {
+async fn literal_routes_are_never_captured_by_a_secret_id() {
     let s = spawn().await;
     let admin = s.token(&org_admin());
     let routes = [
-        (Method::GET, "/api/secrets/export", "export"),
-        (Method::POST, "/api/secrets/import/env", "import"),
-        (Method::POST, "/api/secrets/import/json", "import"),
-        (Method::POST, "/api/secrets/migrate", "migration"),
+        (Method::GET, "/api/secrets/export", 200, ""),
+        // No body: the import routes' own answer, not a secret id's.
+        (
+            Method::POST,
+            "/api/secrets/import/env",
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            Method::POST,
+            "/api/secrets/import/json",
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (Method::POST, "/api/secrets/migrate", 501, "NOT_IMPLEMENTED"),
         // Methods the {id} routes answer must not reach them either.
-        (Method::DELETE, "/api/secrets/export", "export"),
+        (
+            Method::DELETE,
+            "/api/secrets/export",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
+        (
+            Method::PUT,
+            "/api/secrets/import/env",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
     ];
-    for (method, path, feature) in routes {
+    for (method, path, status, code) in routes {
         let r = s.call(method.clone(), path, &admin, None).await;
-        r.expect(501, "NOT_IMPLEMENTED");
-        let message = r.body["error"]["message"].as_str().unwrap();
-        assert!(message.contains(feature), "{method} {path}: {message}");
-        // Reserved routes need a token like every /api route.
-        s.send(s.request(method.clone(), path, None))
-            .await
-            .expect(401, "UNAUTHENTICATED");
+        r.expect(status, code);
+        if status == 501 {
+            let message = r.body["error"]["message"].as_str().unwrap();
+            assert!(message.contains("migration"), "{method} {path}: {message}");
+        }
+        // The methods they answer need a token like every /api route.
+        if status != 405 {
+            s.send(s.request(method.clone(), path, None))
+                .await
+                .expect(401, "UNAUTHENTICATED");
+        }
     }
 }
 
