@@ -456,11 +456,7 @@ impl AuditStore {
 
     /// Every grant on the given secrets.
     pub async fn grants_of(&self, secret_ids: &[&str]) -> StoreResult<Vec<AccessGrant>> {
-        let mut out = Vec::new();
-        for chunk in secret_ids.chunks(INSERT_CHUNK) {
-            out.extend(grants_on(self.db.conn(), chunk).await?);
-        }
-        Ok(out)
+        grants_on(self.db.conn(), secret_ids).await
     }
 
     /// Successful value reads between `start` and `end` (of `organization` when given),

@@ -31,23 +31,25 @@ fn to_grant(m: grants::Model) -> StoreResult<AccessGrant> {
     })
 }
 
-/// Every grant on the given secrets, oldest first.
+/// Every grant on the given secrets, each secret's oldest first; any number of ids (they
+/// are asked for 500 at a time, within every engine's limit on bound parameters).
 pub(crate) async fn grants_on<C: ConnectionTrait>(
     conn: &C,
     secret_ids: &[&str],
 ) -> StoreResult<Vec<AccessGrant>> {
-    if secret_ids.is_empty() {
-        return Ok(Vec::new());
+    let mut out = Vec::new();
+    for chunk in secret_ids.chunks(500) {
+        let rows = grants::Entity::find()
+            .filter(grants::Column::SecretId.is_in(chunk.iter().copied()))
+            .order_by_asc(grants::Column::GrantedAt)
+            .order_by_asc(grants::Column::Id)
+            .all(conn)
+            .await?;
+        for row in rows {
+            out.push(to_grant(row)?);
+        }
     }
-    grants::Entity::find()
-        .filter(grants::Column::SecretId.is_in(secret_ids.iter().copied()))
-        .order_by_asc(grants::Column::GrantedAt)
-        .order_by_asc(grants::Column::Id)
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(to_grant)
-        .collect()
+    Ok(out)
 }
 
 impl SecretRepository {

@@ -56,6 +56,8 @@ pub(crate) async fn import_env(
     body: JsonBody<ImportEnvRequest>,
 ) -> ApiResult {
     let (content, options) = body.0.into_parts();
+    // The file's text holds every value: wiped when the import is done.
+    let content = zeroize::Zeroizing::new(content);
     let report = state
         .service
         .import_env(&content, options, &caller.ctx)

@@ -208,6 +208,18 @@ pub(super) fn changed_fields(a: &SecretMetadata, b: &SecretMetadata) -> Vec<&'st
     out
 }
 
+/// How recent an authentication must be for a permanent delete or an export of values
+/// (§14.3).
+const REAUTHENTICATION_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// REAUTHENTICATION_REQUIRED unless the caller authenticated within the last five minutes.
+pub(super) fn require_recent_authentication(ctx: &SecretContext, now: DateTime<Utc>) -> Result<()> {
+    match ctx.principal.auth_time {
+        Some(at) if now - at <= REAUTHENTICATION_WINDOW => Ok(()),
+        _ => Err(SecretError::ReauthenticationRequired),
+    }
+}
+
 pub(super) fn check_context(ctx: &SecretContext) -> Result<()> {
     validate_platform_id("userId", ctx.user_id())?;
     if ctx.consumer_module.trim().is_empty() {

@@ -11,11 +11,8 @@ use secret_core::{SecretContext, SecretError};
 
 use secret_store::{PendingOperation, SoftDeletion, WriteTx};
 
-use super::check::check_context;
+use super::check::{check_context, require_recent_authentication};
 use super::{Result, SecretService, check_expected};
-
-/// How recent an authentication must be for a permanent delete (§14.3).
-const REAUTHENTICATION_WINDOW: Duration = Duration::minutes(5);
 
 impl SecretService {
     /// Soft-deletes a secret: it disappears from reads and listings and can be restored for
@@ -126,10 +123,7 @@ impl SecretService {
 
     async fn purge_op(&self, id: &SecretId, ctx: &SecretContext) -> Result<()> {
         let now = self.now();
-        match ctx.principal.auth_time {
-            Some(at) if now - at <= REAUTHENTICATION_WINDOW => {}
-            _ => return Err(SecretError::ReauthenticationRequired),
-        }
+        require_recent_authentication(ctx, now)?;
         let mut tx = self.begin().await?;
         let (meta, _) = self
             .lock_authorized(&mut tx, id, ctx, Action::Delete)

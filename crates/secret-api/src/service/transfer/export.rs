@@ -7,24 +7,21 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Duration;
 use secret_access::{Action, Decision, can_export, decide};
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
 use secret_core::envfile;
-use secret_core::model::{AccessGrant, SecretMetadata};
+use secret_core::model::SecretMetadata;
 use secret_core::transfer::{ExportDocument, ExportOmission, ExportParams, ExportedSecret};
 use secret_core::{AnySecretValue, SecretContext, SecretError, SecretId, SecretScope, SecretValue};
-use secret_store::OwnerIds;
+use secret_store::{OwnerIds, VersionRecord};
 
-use super::super::check::check_context;
+use super::super::check::{check_context, require_recent_authentication};
 use super::super::{Result, SecretService};
+use super::grants_by_secret;
 
 /// The most secrets one export covers.
 pub const MAX_EXPORT_SECRETS: u64 = 50_000;
-
-/// How recent an authentication an export with values needs (the permanent-delete rule).
-const REAUTHENTICATION_WINDOW: Duration = Duration::minutes(5);
 
 /// The consumer module a value read by an export is recorded under.
 const EXPORT_CONSUMER: &str = "export";
@@ -79,10 +76,7 @@ impl SecretService {
             });
         }
         if params.include_values {
-            match ctx.principal.auth_time {
-                Some(at) if now - at <= REAUTHENTICATION_WINDOW => {}
-                _ => return Err(SecretError::ReauthenticationRequired),
-            }
+            require_recent_authentication(ctx, now)?;
         }
         let owner = OwnerIds {
             organization_id: org.as_deref(),
@@ -105,21 +99,14 @@ impl SecretService {
             ));
         }
         let ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
-        let mut grants = Vec::new();
-        for chunk in ids.chunks(500) {
-            grants.extend(self.inner.repo.grants_on(chunk).await?);
-        }
+        let grants = grants_by_secret(self.inner.repo.grants_on(&ids).await?);
         let mut visible = Vec::with_capacity(found.len());
         let mut readable = Vec::new();
         let mut omitted = Vec::new();
         for meta in &found {
-            let own: Vec<AccessGrant> = grants
-                .iter()
-                .filter(|g| g.secret_id == meta.id)
-                .cloned()
-                .collect();
+            let own = grants.get(meta.id.as_str()).map_or(&[][..], Vec::as_slice);
             let allowed =
-                |action| decide(&ctx.principal, action, meta, &own, now) == Decision::Allow;
+                |action| decide(&ctx.principal, action, meta, own, now) == Decision::Allow;
             if !allowed(Action::ViewMetadata) {
                 continue;
             }
@@ -188,14 +175,18 @@ impl SecretService {
             .iter()
             .map(|m| (m.id.clone(), m.current_version))
             .collect();
-        let versions = self.inner.repo.find_versions(&pairs).await?;
+        let versions: HashMap<(String, i64), VersionRecord> = self
+            .inner
+            .repo
+            .find_versions(&pairs)
+            .await?
+            .into_iter()
+            .map(|v| ((v.secret_id.clone(), v.version), v))
+            .collect();
         let mut out = Vec::with_capacity(secrets.len());
         let mut reads = Vec::with_capacity(secrets.len());
         for meta in secrets {
-            let Some(v) = versions
-                .iter()
-                .find(|v| v.secret_id == meta.id.as_str() && v.version == meta.current_version)
-            else {
+            let Some(v) = versions.get(&(meta.id.to_string(), meta.current_version)) else {
                 return Err(SecretError::internal(format!(
                     "secret {} has no row for its current version",
                     meta.id
@@ -235,11 +226,20 @@ fn export_org(params: &ExportParams, ctx: &SecretContext) -> Result<Option<Strin
                 _ => None,
             })
         }
-        _ => Ok(params
+        _ => Ok(named_org(params, ctx)),
+    }
+}
+
+/// The organization an export names: the request's, else the caller's context's; none for
+/// GLOBAL and USER secrets.
+fn named_org(params: &ExportParams, ctx: &SecretContext) -> Option<String> {
+    match params.scope {
+        Some(SecretScope::Global) | Some(SecretScope::User) => None,
+        _ => params
             .target
             .organization_id
             .clone()
-            .or_else(|| ctx.organization_id.clone())),
+            .or_else(|| ctx.organization_id.clone()),
     }
 }
 
@@ -252,14 +252,7 @@ fn omission(meta: &SecretMetadata, reason: &str) -> ExportOmission {
 
 /// The SECRETS_EXPORTED event of an export.
 fn export_event(params: &ExportParams, format: &str, ctx: &SecretContext) -> AuditEvent {
-    let org = match params.scope {
-        Some(SecretScope::Global) | Some(SecretScope::User) => None,
-        _ => params
-            .target
-            .organization_id
-            .clone()
-            .or_else(|| ctx.organization_id.clone()),
-    };
+    let org = named_org(params, ctx);
     let mut event = AuditEvent::new(E::SecretsExported)
         .target(
             org.as_deref(),

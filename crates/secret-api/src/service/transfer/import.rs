@@ -23,6 +23,7 @@ use secret_store::{StorageBackend, VaultRecord, owner_key};
 use super::super::check::{CheckedValue, check_context, check_value, enforce, resolve_owner};
 use super::super::create::PreparedCreate;
 use super::super::{Result, SecretService};
+use super::grants_by_secret;
 
 /// The most items one import takes.
 pub const MAX_IMPORT_ITEMS: usize = 50_000;
@@ -89,7 +90,8 @@ impl Planned {
 /// The names taken in the target scope, with the grants on them.
 struct Holders {
     by_name: HashMap<String, SecretMetadata>,
-    grants: Vec<AccessGrant>,
+    /// The grants on them, by secret id.
+    grants: HashMap<String, Vec<AccessGrant>>,
 }
 
 impl SecretService {
@@ -261,10 +263,7 @@ impl SecretService {
             .collect();
         let found = self.inner.repo.find_by_names(owner_key, &names).await?;
         let ids: Vec<&str> = found.iter().map(|m| m.id.as_str()).collect();
-        let mut grants = Vec::new();
-        for chunk in ids.chunks(500) {
-            grants.extend(self.inner.repo.grants_on(chunk).await?);
-        }
+        let grants = grants_by_secret(self.inner.repo.grants_on(&ids).await?);
         Ok(Holders {
             by_name: found.into_iter().map(|m| (m.name.clone(), m)).collect(),
             grants,
@@ -310,14 +309,12 @@ impl SecretService {
                 id: holder.id.clone(),
             });
         }
-        let own: Vec<AccessGrant> = holders
+        let own = holders
             .grants
-            .iter()
-            .filter(|g| g.secret_id == holder.id)
-            .cloned()
-            .collect();
+            .get(holder.id.as_str())
+            .map_or(&[][..], Vec::as_slice);
         enforce(
-            decide(&ctx.principal, Action::Update, holder, &own, self.now()),
+            decide(&ctx.principal, Action::Update, holder, own, self.now()),
             Action::Update,
             &holder.id,
         )?;
