@@ -7,6 +7,7 @@ mod m20261128_000001_initial;
 mod m20261201_000001_audit_chain_key;
 mod m20261201_000002_masked_value;
 mod m20261201_000003_vault_storage;
+mod m20261202_000001_vault_migrations;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_audit_chain_key::Migration),
             Box::new(m20261201_000002_masked_value::Migration),
             Box::new(m20261201_000003_vault_storage::Migration),
+            Box::new(m20261202_000001_vault_migrations::Migration),
         ]
     }
 }

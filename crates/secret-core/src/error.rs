@@ -88,6 +88,9 @@ pub enum SecretError {
     /// No audit record with that id exists, or the caller may not read it.
     #[error("audit record {id} not found")]
     AuditRecordNotFound { id: String },
+    /// No migration with that id exists, or the caller may not see it.
+    #[error("migration {id} not found")]
+    MigrationNotFound { id: String },
     /// The secret has expired; its value is not served until it is renewed.
     #[error("secret {id} has expired")]
     SecretExpired { id: String },
@@ -164,6 +167,7 @@ impl SecretError {
             | SecretError::VersionNotFound { .. }
             | SecretError::GrantNotFound { .. }
             | SecretError::AuditRecordNotFound { .. }
+            | SecretError::MigrationNotFound { .. }
             | SecretError::VaultNotFound { .. } => ErrorCode::SecretNotFound,
             SecretError::SecretExpired { .. } => ErrorCode::SecretExpired,
             SecretError::AccessDenied { .. } => ErrorCode::AccessDenied,

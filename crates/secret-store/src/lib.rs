@@ -12,6 +12,7 @@ pub mod grants;
 pub mod joblock;
 pub mod keys;
 pub mod lifecycle;
+pub mod migration_jobs;
 pub mod secrets;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -35,9 +36,10 @@ pub use error::{StoreError, StoreResult};
 pub use joblock::JobLock;
 pub use keys::{KeyInfo, KeyManager, ReencryptProgress};
 pub use lifecycle::{JobScan, Notice};
+pub use migration_jobs::{MigrationJobs, MigrationProgress, MigrationRow};
 pub use secrets::{
     MetadataChange, NewSecret, NewVersion, OwnerIds, PendingOperation, PendingWrite, SecretFilter,
-    SecretRecord, SecretRepository, SoftDeletion, StagedWrite, VersionAdvance, VersionRecord,
-    WriteTx, owner_key,
+    SecretRecord, SecretRepository, SoftDeletion, StagedWrite, VaultMove, VaultSecrets,
+    VersionAdvance, VersionRecord, WriteTx, owner_key,
 };
 pub use vaults::{NewVault, VaultChange, VaultRecord, VaultRepository, VaultVisibility};

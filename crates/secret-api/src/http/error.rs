@@ -11,8 +11,6 @@ pub(crate) use secret_core::wire::ErrorBody;
 pub(crate) use secret_core::wire::ErrorResponse;
 use secret_core::{ErrorCode, SecretError};
 
-/// A code local to the HTTP layer for routes reserved for later features.
-pub(crate) const NOT_IMPLEMENTED: &str = "NOT_IMPLEMENTED";
 /// A code local to the HTTP layer for paths that match no route.
 pub(crate) const ROUTE_NOT_FOUND: &str = "NOT_FOUND";
 /// A code local to the HTTP layer for methods a route does not support.
@@ -95,17 +93,6 @@ impl ApiError {
             message: err.to_string(),
             request_id: request_id.to_owned(),
             retry_after_secs,
-        }
-    }
-
-    /// 501 for a route reserved for a feature that is not built yet.
-    pub(crate) fn not_implemented(feature: &str, request_id: &str) -> Self {
-        ApiError {
-            status: StatusCode::NOT_IMPLEMENTED,
-            code: NOT_IMPLEMENTED,
-            message: format!("{feature} is not implemented yet"),
-            request_id: request_id.to_owned(),
-            retry_after_secs: None,
         }
     }
 

@@ -14,10 +14,10 @@ mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
 mod metrics;
+mod migrations;
 mod observe;
 mod openapi;
 mod ops;
-mod pending;
 mod rate_limit;
 mod refusals;
 mod secrets;
@@ -93,6 +93,7 @@ pub fn serve(
     let max_body_bytes = settings.max_body_bytes;
     let refusals = Arc::new(refusals::RefusalDigest::new(settings.refusal_window));
     refusals::spawn_sweeper(&refusals, service.clone());
+    service.run_migrations_in_background();
     let state = web::Data::new(AppState {
         service,
         verifier,
@@ -125,7 +126,7 @@ fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .service(resource("/metrics").route(web::get().to(ops::metrics)))
         .service(resource("/api/openapi.json").route(web::get().to(ops::openapi)));
     audit::routes(cfg);
-    pending::routes(cfg);
+    migrations::routes(cfg);
     transfer::routes(cfg, max_body_bytes);
     vaults::routes(cfg);
     cfg.service(

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, audit, error, ops, pending, secrets, transfer, vaults};
+use super::{access, audit, error, migrations, ops, secrets, transfer, vaults};
 
 /// Adds the bearer-token security scheme every `/api` operation refers to.
 struct BearerScheme;
@@ -57,7 +57,10 @@ impl Modify for BearerScheme {
         transfer::export_secrets,
         transfer::import_env,
         transfer::import_json,
-        pending::migrate_secrets,
+        migrations::migrate_secrets,
+        migrations::get_migration,
+        migrations::pause_migration,
+        migrations::resume_migration,
         vaults::list_vaults,
         vaults::configure_vault,
         vaults::get_vault,
@@ -107,6 +110,13 @@ impl Modify for BearerScheme {
         secret_core::wire::ExportDocument,
         secret_core::wire::ExportedSecret,
         secret_core::wire::ExportOmission,
+        secret_core::wire::MigrateRequest,
+        secret_core::wire::MigrationPlan,
+        secret_core::wire::MigrationStarted,
+        secret_core::wire::MigrationStatus,
+        secret_core::wire::MigrationError,
+        secret_core::wire::MigrationState,
+        secret_core::wire::MigrationVersions,
         secret_core::wire::schema::SecretValueSchema,
         secret_core::wire::schema::SecretTypeSchema,
         secret_core::wire::schema::SecretScopeSchema,
@@ -120,7 +130,7 @@ impl Modify for BearerScheme {
         (name = "access", description = "Per-secret access grants"),
         (name = "vaults", description = "Vault configurations: where secret values are kept"),
         (name = "import-export", description = "Import from .env and JSON, export to JSON and .env"),
-        (name = "reserved", description = "Routes of features not built yet: 501 NOT_IMPLEMENTED"),
+        (name = "migration", description = "Migrations of secrets between vault configurations"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )
 )]

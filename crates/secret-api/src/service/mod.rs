@@ -40,6 +40,7 @@ mod deletion;
 mod grants;
 mod jobs;
 mod keys;
+mod migration;
 mod read;
 mod reconcile;
 mod rotation;
@@ -93,6 +94,7 @@ pub(crate) struct Inner {
     pub(crate) vaults: VaultRepository,
     pub(crate) registry: BackendRegistry,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) migrations: migration::Migrations,
 }
 
 fn not_found(id: &str) -> SecretError {
@@ -150,6 +152,9 @@ impl SecretService {
                 registry: BackendRegistry::new(keys.clone(), VaultRepository::new(db.clone())),
                 keys,
                 clock,
+                migrations: migration::Migrations::new(secret_store::MigrationJobs::new(
+                    db.clone(),
+                )),
             }),
         })
     }

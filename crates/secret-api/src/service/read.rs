@@ -163,7 +163,7 @@ impl SecretService {
             };
             let event = AuditEvent::new(E::SecretRead).on(meta);
             let value = self
-                .audited(event, ctx, self.retrieve(meta, v.version, &v.stored))
+                .audited(event, ctx, self.retrieve_moving(meta, v.version, &v.stored))
                 .await?;
             out.insert(meta.id.clone(), (meta, v.version, value));
         }
@@ -176,6 +176,33 @@ impl SecretService {
             .into_iter()
             .map(|(id, (_, _, value))| (id, value))
             .collect())
+    }
+
+    /// [`SecretService::retrieve`], reading the secret's row and version again once when
+    /// the read fails and a migration has meanwhile moved the secret to another vault.
+    async fn retrieve_moving(
+        &self,
+        meta: &SecretMetadata,
+        version: i64,
+        stored: &secret_store::StoredValue,
+    ) -> Result<SecretValue> {
+        let err = match self.retrieve(meta, version, stored).await {
+            Ok(value) => return Ok(value),
+            Err(err) => err,
+        };
+        let Some(now) = self.inner.repo.find(&meta.id).await? else {
+            return Err(err);
+        };
+        if now.metadata.vault_id == meta.vault_id {
+            return Err(err);
+        }
+        let v = self
+            .inner
+            .repo
+            .find_version(&meta.id, version)
+            .await?
+            .ok_or(err)?;
+        self.retrieve(&now.metadata, version, &v.stored).await
     }
 
     pub(crate) async fn retrieve(
@@ -339,6 +366,16 @@ impl SecretService {
                 Err(SecretError::DecryptionFailed) if attempt == 0 => {
                     self.inner.cache.invalidate(id);
                     snap = self.load_snapshot(id).await?;
+                }
+                // A migration may have moved the secret to another vault between reading
+                // its row and its version (or since the cache took them): read both again.
+                Err(err) if attempt == 0 => {
+                    self.inner.cache.invalidate(id);
+                    let fresh = self.load_snapshot(id).await?;
+                    if fresh.metadata.vault_id == snap.metadata.vault_id {
+                        return Err(err);
+                    }
+                    snap = fresh;
                 }
                 other => return other.map(|v| (v, snap)),
             }

@@ -50,7 +50,7 @@ fn visibility(principal: &Principal) -> Option<VaultVisibility> {
     (!orgs.is_empty()).then_some(VaultVisibility::GlobalAnd(orgs))
 }
 
-fn visible_to(principal: &Principal, v: &VaultRecord) -> bool {
+pub(super) fn visible_to(principal: &Principal, v: &VaultRecord) -> bool {
     match visibility(principal) {
         None => false,
         Some(VaultVisibility::All) => true,

@@ -57,6 +57,7 @@ macro_rules! listing {
 // Declared after the macro, which they use.
 mod audit;
 mod error;
+mod migration;
 #[cfg(feature = "openapi")]
 pub mod schema;
 mod secrets;
@@ -65,6 +66,7 @@ mod vaults;
 
 pub use audit::{AuditList, AuditRecordResponse};
 pub use error::{ErrorBody, ErrorResponse};
+pub use migration::*;
 pub use secrets::*;
 pub use transfer::*;
 pub use vaults::*;

@@ -7,6 +7,7 @@ pub mod crypto_settings;
 pub mod encryption_keys;
 pub mod secret_access_grants;
 pub mod secret_audit_logs;
+pub mod secret_migrations;
 pub mod secret_notices;
 pub mod secret_pending_versions;
 pub mod secret_pending_writes;

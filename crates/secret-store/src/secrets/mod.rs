@@ -26,11 +26,13 @@ use crate::error::{StoreError, StoreResult};
 
 mod filter;
 mod pending;
+mod relocate;
 mod tx;
 
 pub use filter::SecretFilter;
 use filter::filter_condition;
 pub use pending::{ABANDONED, PendingOperation, PendingWrite, StagedWrite};
+pub use relocate::{VaultMove, VaultSecrets};
 pub use tx::{SoftDeletion, WriteTx};
 
 /// The key that makes a name unique within its owner: scope plus the ids that scope needs.
