@@ -23,6 +23,63 @@ pub struct ServerProcess {
     pub pg: Option<(String, String)>,
     /// The database the server uses.
     pub db_url: String,
+    /// The settings it was started with, for a restart.
+    extra_env: Vec<(String, String)>,
+}
+
+/// Starts `bin` in dev mode on port 0 over `data_dir` (and the PostgreSQL database
+/// `pg_url`, else SQLite in the data directory); returns the child, its base URL and its
+/// captured log.
+fn launch(
+    bin: &str,
+    data_dir: &std::path::Path,
+    pg_url: Option<&str>,
+    extra_env: &[(&str, &str)],
+) -> (Child, String, Arc<Mutex<String>>) {
+    let mut cmd = Command::new(bin);
+    cmd.arg("--dev")
+        .arg("--bind")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env_remove("SECRETS_MASTER_KEY")
+        .env_remove("SECRETS_JWT_SECRET")
+        .env_remove("SECRETS_DATABASE_URL")
+        .env(
+            "RUST_LOG",
+            "debug,sqlx=warn,sea_orm=warn,hyper=info,h2=info",
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(url) = pg_url {
+        cmd.env("SECRETS_DATABASE_URL", url);
+    }
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let logs = Arc::new(Mutex::new(String::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = logs.clone();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
+        let mut line = String::new();
+        let mut sent = false;
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            if !sent && let Some(addr) = line.split("addr=").nth(1) {
+                let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
+                let _ = tx.send(addr);
+                sent = true;
+            }
+            sink.lock().unwrap().push_str(&line);
+            line.clear();
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("server did not start; logs:\n{}", logs.lock().unwrap()));
+    (child, format!("http://{addr}"), logs)
 }
 
 pub fn pg_database() -> Option<(String, String, String)> {
@@ -66,64 +123,48 @@ impl ServerProcess {
     pub fn start(bin: &str, extra_env: &[(&str, &str)]) -> ServerProcess {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().join("data");
-        let mut cmd = Command::new(bin);
-        cmd.arg("--dev")
-            .arg("--bind")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .env_remove("SECRETS_MASTER_KEY")
-            .env_remove("SECRETS_JWT_SECRET")
-            .env_remove("SECRETS_DATABASE_URL")
-            .env(
-                "RUST_LOG",
-                "debug,sqlx=warn,sea_orm=warn,hyper=info,h2=info",
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
         let mut pg = None;
         let mut db_url = format!("sqlite://{}", data_dir.join("secrets.db").display());
+        let mut pg_url = None;
         if let Some((admin, name, url)) = pg_database() {
             exec_sql(&admin, &format!("CREATE DATABASE \"{name}\""));
-            cmd.env("SECRETS_DATABASE_URL", &url);
             pg = Some((admin, name));
+            pg_url = Some(url.clone());
             db_url = url;
         }
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().unwrap();
-        let stderr = child.stderr.take().unwrap();
-        let logs = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = logs.clone();
-        std::thread::spawn(move || {
-            let mut reader = BufReader::new(stderr);
-            let mut line = String::new();
-            let mut sent = false;
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                if !sent && let Some(addr) = line.split("addr=").nth(1) {
-                    let addr: String = addr.chars().take_while(|c| !c.is_whitespace()).collect();
-                    let _ = tx.send(addr);
-                    sent = true;
-                }
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("server did not start; logs:\n{}", logs.lock().unwrap()));
+        let (child, base, logs) = launch(bin, &data_dir, pg_url.as_deref(), extra_env);
         ServerProcess {
             bin: bin.to_string(),
             child,
-            base: format!("http://{addr}"),
+            base,
             data_dir,
             logs,
             _dir: dir,
             pg,
             db_url,
+            extra_env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
+    }
+
+    /// Kills the server with SIGKILL (nothing is flushed, nothing shut down) and starts it
+    /// again on the same data directory and database, with the same settings; it listens
+    /// on a new port (`base` follows).
+    pub fn kill_and_restart(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        let pg_url = self.pg.as_ref().map(|_| self.db_url.clone());
+        let env: Vec<(&str, &str)> = self
+            .extra_env
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (child, base, logs) = launch(&self.bin, &self.data_dir, pg_url.as_deref(), &env);
+        self.child = child;
+        self.base = base;
+        self.logs = logs;
     }
 
     pub fn token(&self, args: &[&str]) -> String {
