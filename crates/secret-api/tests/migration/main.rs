@@ -465,3 +465,61 @@ async fn a_paused_migration_stops_and_resumes_where_it_stopped() {
     assert_eq!(items.len(), 150);
     assert!(items.iter().all(|i| i["vaultId"] == vault.as_str()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_left_in_the_target_is_never_overwritten_or_removed() {
+    let s = spawn().await;
+    let Some((bao, vault, prefix)) = openbao_vault(&s).await else {
+        return;
+    };
+    let token = s.token(&root());
+    let id = create(
+        &s,
+        "left",
+        json!({"type": "API_KEY", "key": "sk-left-0123456789"}),
+    )
+    .await;
+    let there = start(
+        &s,
+        &token,
+        json!({"sourceVaultId": "local", "targetVaultId": vault}),
+    )
+    .await;
+    assert_eq!(finished(&s, &token, &there).await["migrated"], 1);
+    // Back without deleting from OpenBao: its copy stays there.
+    let back = start(
+        &s,
+        &token,
+        json!({"sourceVaultId": vault, "targetVaultId": "local"}),
+    )
+    .await;
+    assert_eq!(finished(&s, &token, &back).await["migrated"], 1);
+    let object = format!("{prefix}/{id}");
+    let before = vaultrs::kv2::read_metadata(&bao.root(), "secret", &object)
+        .await
+        .unwrap();
+    let again = start(
+        &s,
+        &token,
+        json!({"sourceVaultId": "local", "targetVaultId": vault}),
+    )
+    .await;
+    let status = finished(&s, &token, &again).await;
+    assert_eq!(status["state"], "FAILED", "{status}");
+    assert_eq!(status["errors"][0]["code"], "CONFLICT");
+    assert!(
+        status["errors"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("already holds")
+    );
+    let after = vaultrs::kv2::read_metadata(&bao.root(), "secret", &object)
+        .await
+        .unwrap();
+    assert_eq!(after.current_version, before.current_version);
+    assert_eq!(after.versions.len(), before.versions.len());
+    let r = s.get(&format!("/api/secrets/{id}/value"), &token).await;
+    assert_eq!(r.body["value"]["key"], "sk-left-0123456789");
+    let meta = s.get(&format!("/api/secrets/{id}"), &token).await;
+    assert_eq!(meta.body["vaultId"], "local");
+}

@@ -209,8 +209,26 @@ impl SecretService {
         Ok(true)
     }
 
+    /// Fails when the target already holds a live object for the secret that this run did
+    /// not write (a copy left by an earlier migration that kept its source, or a second
+    /// configuration of the same vault): that object is never overwritten or removed.
+    pub(super) async fn target_is_clear(&self, id: &str, ends: &Endpoints<'_>) -> Result<()> {
+        if ends.target.keeps_values_in_database() {
+            return Ok(());
+        }
+        match ends.target.find_written(id, None).await? {
+            None => Ok(()),
+            Some(_) => Err(SecretError::Conflict {
+                message: "the target vault already holds an object for this secret (a copy \
+                          left by an earlier migration that kept its source?); it is left \
+                          alone and the secret stays in the source"
+                    .to_string(),
+            }),
+        }
+    }
+
     /// Removes what an attempt wrote to an external target (the target's object for the
-    /// secret is this migration's alone: the secret does not live there).
+    /// secret is this run's alone: `target_is_clear` found none before it began).
     async fn remove_target_copy(&self, id: &str, ends: &Endpoints<'_>) {
         if ends.target.keeps_values_in_database() {
             return;

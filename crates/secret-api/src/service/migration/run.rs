@@ -212,14 +212,24 @@ impl SecretService {
                     jobs.release(id, &owner).await?;
                     return Ok(());
                 }
-                if lost.load(Ordering::Acquire)
-                    || !self
-                        .save(id, &owner, &tally, Some(meta.id.as_str()))
-                        .await?
-                {
+                if lost.load(Ordering::Acquire) {
                     return Ok(());
                 }
-                match self.move_secret(&meta, &ends).await {
+                // The target is checked before the secret is marked in flight, so that
+                // what a resumed run removes from the target is only ever this run's copy.
+                let outcome = match self.target_is_clear(meta.id.as_str(), &ends).await {
+                    Err(err) => Err(err),
+                    Ok(()) => {
+                        if !self
+                            .save(id, &owner, &tally, Some(meta.id.as_str()))
+                            .await?
+                        {
+                            return Ok(());
+                        }
+                        self.move_secret(&meta, &ends).await
+                    }
+                };
+                match outcome {
                     Ok(Moved::Yes { warning }) => {
                         tally.migrated += 1;
                         if let Some(err) = warning {
