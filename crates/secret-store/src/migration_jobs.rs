@@ -54,11 +54,11 @@ impl MigrationJobs {
         Ok(sm::Entity::find_by_id(id).one(self.db.conn()).await?)
     }
 
-    /// The running migrations no live runner holds: their lease ran out, or they never had
-    /// one.
+    /// The planned and running migrations no live runner holds: their lease ran out, or
+    /// they never had one.
     pub async fn unclaimed(&self, now: DateTime<Utc>) -> StoreResult<Vec<String>> {
         Ok(sm::Entity::find()
-            .filter(sm::Column::State.eq("RUNNING"))
+            .filter(sm::Column::State.is_in(["PLANNED", "RUNNING"]))
             .filter(
                 Condition::any()
                     .add(sm::Column::LeaseUntil.is_null())
@@ -71,8 +71,8 @@ impl MigrationJobs {
             .collect())
     }
 
-    /// Takes the lease of a running migration for `owner` until `until`, if no other
-    /// runner holds it; false otherwise.
+    /// Takes the lease of a planned or running migration for `owner` until `until` (a
+    /// planned one is running from then on), if no other runner holds it; false otherwise.
     pub async fn claim(
         &self,
         id: &str,
@@ -81,11 +81,12 @@ impl MigrationJobs {
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let res = sm::Entity::update_many()
+            .col_expr(sm::Column::State, Expr::value("RUNNING"))
             .col_expr(sm::Column::LeaseOwner, Expr::value(owner))
             .col_expr(sm::Column::LeaseUntil, Expr::value(until))
             .col_expr(sm::Column::UpdatedAt, Expr::value(now))
             .filter(sm::Column::Id.eq(id))
-            .filter(sm::Column::State.eq("RUNNING"))
+            .filter(sm::Column::State.is_in(["PLANNED", "RUNNING"]))
             .filter(
                 Condition::any()
                     .add(sm::Column::LeaseUntil.is_null())

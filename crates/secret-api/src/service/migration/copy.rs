@@ -67,7 +67,11 @@ impl SecretService {
         meta: &SecretMetadata,
         ends: &Endpoints<'_>,
     ) -> Result<Moved> {
-        for _ in 0..ATTEMPTS {
+        for attempt in 0..ATTEMPTS {
+            if attempt > 0 {
+                // Give the write under way (a rotation waiting on its handler) time to end.
+                tokio::time::sleep(std::time::Duration::from_millis(250 * attempt as u64)).await;
+            }
             match self.attempt(meta.id.as_str(), ends).await? {
                 Attempt::Moved(old) => {
                     let warning = self.delete_source_copy(meta.id.as_str(), &old, ends).await;

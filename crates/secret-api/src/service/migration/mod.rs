@@ -264,7 +264,8 @@ impl SecretService {
         let id = uuid::Uuid::now_v7().to_string();
         let row = MigrationRow {
             id: id.clone(),
-            state: MigrationState::Running.as_str().to_string(),
+            // Planned until a runner claims it (at once, in this process).
+            state: MigrationState::Planned.as_str().to_string(),
             source_vault_id: source.id.clone(),
             target_vault_id: target.id.clone(),
             options: serde_json::to_string(&options)
