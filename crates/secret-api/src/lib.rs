@@ -29,8 +29,8 @@ pub use cache::CacheConfig;
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::{
     ExpiryNotice, JOB_PAGE, JobReport, KeyOperator, KeyStatusReport, MAX_EXPORT_SECRETS,
-    MAX_IMPORT_ITEMS, NoticeKind, PruneReport, REENCRYPT_BATCH, RefusalSummary, SCHEDULER_ACTOR,
-    SecretService, StagedRotation, VaultHealthReport,
+    MAX_IMPORT_ITEMS, MAX_RESOLVE_VARIABLES, NoticeKind, PruneReport, REENCRYPT_BATCH,
+    RefusalSummary, Resolved, SCHEDULER_ACTOR, SecretService, StagedRotation, VaultHealthReport,
 };
 
 pub use secret_audit::VerifyError;

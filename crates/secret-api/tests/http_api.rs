@@ -639,6 +639,18 @@ async fn literal_routes_are_never_captured_by_a_secret_id() {
             405,
             "METHOD_NOT_ALLOWED",
         ),
+        (
+            Method::POST,
+            "/api/secrets/resolve",
+            400,
+            "VALIDATION_ERROR",
+        ),
+        (
+            Method::DELETE,
+            "/api/secrets/resolve",
+            405,
+            "METHOD_NOT_ALLOWED",
+        ),
         // Methods the {id} routes answer must not reach them either.
         (
             Method::DELETE,

@@ -154,9 +154,31 @@ pub enum SecretError {
     /// A payload exceeded its size limit.
     #[error("{what} exceeds the limit of {limit} bytes")]
     PayloadTooLarge { what: String, limit: usize },
+    /// Some references of a configuration did not resolve; `code` is the first one's.
+    #[error("{} of the references could not be resolved: {}", failures.len(), describe(failures))]
+    Unresolved {
+        code: ErrorCode,
+        failures: Vec<ResolveFailure>,
+    },
     /// An unexpected failure. The cause is for logs only and never shown to callers.
     #[error("internal error")]
     Internal { cause: String },
+}
+
+/// Why one key of a configuration did not resolve (never a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolveFailure {
+    pub key: String,
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+fn describe(failures: &[ResolveFailure]) -> String {
+    failures
+        .iter()
+        .map(|f| format!("{} ({})", f.key, f.code))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl SecretError {
@@ -190,7 +212,17 @@ impl SecretError {
             SecretError::RateLimited { .. } => ErrorCode::RateLimited,
             SecretError::PayloadTooLarge { .. } => ErrorCode::PayloadTooLarge,
             SecretError::Internal { .. } => ErrorCode::Internal,
+            SecretError::Unresolved { code, .. } => *code,
         }
+    }
+
+    /// The error of a resolution that failed: the first failure's code, every failure
+    /// listed.
+    pub fn unresolved(failures: Vec<ResolveFailure>) -> Self {
+        let code = failures
+            .first()
+            .map_or(ErrorCode::ValidationError, |f| f.code);
+        SecretError::Unresolved { code, failures }
     }
 
     /// A validation error for `field`.

@@ -15,6 +15,7 @@ pub mod limits;
 pub mod model;
 pub mod name;
 pub mod principal;
+pub mod reference;
 pub mod transfer;
 pub mod value;
 pub mod vault;
@@ -27,7 +28,7 @@ pub use enums::{
     SecretAuditEventType, SecretScope, SecretType, SshKeyType, StorageBackendKind,
     VaultHealthStatus, VaultScope,
 };
-pub use error::{ErrorCode, SecretError};
+pub use error::{ErrorCode, ResolveFailure, SecretError};
 pub use ids::{GrantId, SecretId, VaultId};
 pub use principal::{
     OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, TeamMembership, TeamRole,

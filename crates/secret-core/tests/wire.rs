@@ -65,6 +65,7 @@ fn the_error_envelope_and_listings_parse_back() {
             code: "SECRET_NOT_FOUND".into(),
             message: "no such secret".into(),
             request_id: "req-1".into(),
+            details: None,
         }
     );
     assert_eq!(serde_json::to_value(&parsed).unwrap(), envelope);

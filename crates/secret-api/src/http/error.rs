@@ -8,6 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 pub(crate) use secret_core::wire::ErrorBody;
+use secret_core::wire::ErrorDetail;
 pub(crate) use secret_core::wire::ErrorResponse;
 use secret_core::{ErrorCode, SecretError};
 
@@ -27,6 +28,8 @@ pub(crate) struct ApiError {
     message: String,
     request_id: String,
     retry_after_secs: Option<u64>,
+    /// The failed items of a request that fails for several.
+    details: Option<Vec<ErrorDetail>>,
 }
 
 /// The result of a handler.
@@ -81,10 +84,24 @@ impl ApiError {
                 message,
                 request_id: request_id.to_owned(),
                 retry_after_secs: None,
+                details: None,
             };
         }
         let retry_after_secs = match &err {
             SecretError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let details = match &err {
+            SecretError::Unresolved { failures, .. } => Some(
+                failures
+                    .iter()
+                    .map(|f| ErrorDetail {
+                        key: f.key.clone(),
+                        code: f.code.as_str().to_owned(),
+                        message: f.message.clone(),
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
         ApiError {
@@ -93,6 +110,7 @@ impl ApiError {
             message: err.to_string(),
             request_id: request_id.to_owned(),
             retry_after_secs,
+            details,
         }
     }
 
@@ -104,6 +122,7 @@ impl ApiError {
             message: "no such route".to_owned(),
             request_id: request_id.to_owned(),
             retry_after_secs: None,
+            details: None,
         }
     }
 
@@ -115,6 +134,7 @@ impl ApiError {
             message: "method not allowed on this route".to_owned(),
             request_id: request_id.to_owned(),
             retry_after_secs: None,
+            details: None,
         }
     }
 }
@@ -143,6 +163,7 @@ impl ResponseError for ApiError {
                 code: self.code.to_owned(),
                 message: self.message.clone(),
                 request_id: self.request_id.clone(),
+                details: self.details.clone(),
             },
         })
     }

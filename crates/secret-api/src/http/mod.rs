@@ -20,6 +20,7 @@ mod openapi;
 mod ops;
 mod rate_limit;
 mod refusals;
+mod resolve;
 mod secrets;
 mod transfer;
 mod vaults;
@@ -127,6 +128,7 @@ fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .service(resource("/api/openapi.json").route(web::get().to(ops::openapi)));
     audit::routes(cfg);
     migrations::routes(cfg);
+    resolve::routes(cfg);
     transfer::routes(cfg, max_body_bytes);
     vaults::routes(cfg);
     cfg.service(

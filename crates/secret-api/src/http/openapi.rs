@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, audit, error, migrations, ops, secrets, transfer, vaults};
+use super::{access, audit, error, migrations, ops, resolve, secrets, transfer, vaults};
 
 /// Adds the bearer-token security scheme every `/api` operation refers to.
 struct BearerScheme;
@@ -57,6 +57,7 @@ impl Modify for BearerScheme {
         transfer::export_secrets,
         transfer::import_env,
         transfer::import_json,
+        resolve::resolve,
         migrations::migrate_secrets,
         migrations::get_migration,
         migrations::pause_migration,
@@ -110,6 +111,9 @@ impl Modify for BearerScheme {
         secret_core::wire::ExportDocument,
         secret_core::wire::ExportedSecret,
         secret_core::wire::ExportOmission,
+        secret_core::wire::ResolveRequest,
+        secret_core::wire::ResolveResponse,
+        secret_core::wire::ErrorDetail,
         secret_core::wire::MigrateRequest,
         secret_core::wire::MigrationPlan,
         secret_core::wire::MigrationStarted,

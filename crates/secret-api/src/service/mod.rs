@@ -20,8 +20,9 @@
 //!   value reads with their usage rows, and the `audited` wrappers every operation runs in;
 //! - the operations: `create`, `read` (values, metadata, listings, the read cache and the
 //!   masked display), `write` (metadata, new values, rotation), `versions` (rollback),
-//!   `deletion` (soft delete, restore, purge), `grants`, `vaults` and `keys` (key
-//!   management);
+//!   `deletion` (soft delete, restore, purge), `grants`, `vaults`, `keys` (key
+//!   management), `resolve` (secret references), `transfer` (import and export) and
+//!   `migration` (moving secrets between vaults, with its runner and supervisor);
 //! - the scheduler's steps: `jobs` (scans, expiry notices, expiry, retention, purge,
 //!   expired grants), `rotation` (automatic rotation around the handler) and `reconcile`
 //!   (pending writes to external vaults); `secret-lifecycle` runs them as jobs.
@@ -43,6 +44,7 @@ mod keys;
 mod migration;
 mod read;
 mod reconcile;
+mod resolve;
 mod rotation;
 mod transfer;
 mod vaults;
@@ -71,6 +73,7 @@ pub(crate) use check::{CheckedValue, check_value};
 pub(crate) use commit::{NextVersion, VersionNote};
 pub use jobs::{ExpiryNotice, JOB_PAGE, JobReport, NoticeKind, PruneReport, SCHEDULER_ACTOR};
 pub use keys::{KeyOperator, KeyStatusReport, REENCRYPT_BATCH};
+pub use resolve::{MAX_RESOLVE_VARIABLES, Resolved};
 pub use rotation::StagedRotation;
 pub use transfer::{MAX_EXPORT_SECRETS, MAX_IMPORT_ITEMS};
 pub use vaults::VaultHealthReport;

@@ -180,7 +180,7 @@ impl SecretService {
 
     /// [`SecretService::retrieve`], reading the secret's row and version again once when
     /// the read fails and a migration has meanwhile moved the secret to another vault.
-    async fn retrieve_moving(
+    pub(super) async fn retrieve_moving(
         &self,
         meta: &SecretMetadata,
         version: i64,

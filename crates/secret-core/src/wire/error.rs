@@ -22,4 +22,20 @@ pub struct ErrorBody {
     pub message: String,
     /// The request's id, also in the `X-Request-Id` header.
     pub request_id: String,
+    /// One entry per failed item where a request fails for several (a resolution: one per
+    /// key that did not resolve).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<Vec<ErrorDetail>>,
+}
+
+/// One failed item of a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorDetail {
+    /// The item: a variable's key.
+    pub key: String,
+    pub code: String,
+    /// What went wrong (never a value).
+    pub message: String,
 }

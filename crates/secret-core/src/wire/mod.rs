@@ -58,6 +58,7 @@ macro_rules! listing {
 mod audit;
 mod error;
 mod migration;
+mod resolve;
 #[cfg(feature = "openapi")]
 pub mod schema;
 mod secrets;
@@ -65,8 +66,9 @@ mod transfer;
 mod vaults;
 
 pub use audit::{AuditList, AuditRecordResponse};
-pub use error::{ErrorBody, ErrorResponse};
+pub use error::{ErrorBody, ErrorDetail, ErrorResponse};
 pub use migration::*;
+pub use resolve::*;
 pub use secrets::*;
 pub use transfer::*;
 pub use vaults::*;
