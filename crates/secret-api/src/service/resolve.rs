@@ -150,9 +150,10 @@ impl SecretService {
             }
         }
         if !failures.is_empty() {
-            for err in read_failed.into_values() {
-                // A vault that could not be read is a failure of the read, recorded once.
-                let event = AuditEvent::new(E::SecretRead);
+            for ((id, _), err) in read_failed {
+                // A value that could not be read is a failed read of its secret, recorded
+                // once however many keys named it.
+                let event = AuditEvent::new(E::SecretRead).on(&metas[&id]);
                 drop(self.audit_failure(event, err, ctx, false).await);
             }
             return Err(SecretError::unresolved(failures));

@@ -217,6 +217,10 @@ async fn leg(
     let versions: usize = expected.values().map(Vec::len).sum();
     assert_eq!(plan.body["versionCount"], versions);
     assert!(plan.body["estimatedDurationMs"].as_u64().unwrap() > 0);
+    assert_eq!(
+        plan.body["estimatedDuration"],
+        plan.body["estimatedDurationMs"]
+    );
     let id = start(
         s,
         &token,
@@ -231,6 +235,8 @@ async fn leg(
     assert_eq!(status["failed"], 0);
     assert_eq!(status["errors"], json!([]));
     assert!(status["startedAt"].is_string() && status["finishedAt"].is_string());
+    assert_eq!(status["duration"], status["durationMs"]);
+    assert!(status["durationMs"].is_u64());
     for (secret, values) in expected {
         let (vault, now) = history(s, secret).await;
         assert_eq!(vault, to);

@@ -115,6 +115,8 @@ pub struct MigrationPlan {
     /// The versions that would be copied.
     pub version_count: u64,
     pub estimated_duration_ms: u64,
+    /// The same estimate under the specification's name (milliseconds).
+    pub estimated_duration: u64,
 }
 
 /// `202` to a migration started.
@@ -170,4 +172,6 @@ pub struct MigrationStatus {
     pub estimated_remaining_ms: Option<u64>,
     /// Once finished: how long it took.
     pub duration_ms: Option<u64>,
+    /// The same under the specification's `MigrationResult` name (milliseconds).
+    pub duration: Option<u64>,
 }

@@ -240,6 +240,7 @@ impl SecretService {
             secret_count,
             version_count,
             estimated_duration_ms: version_count.saturating_mul(per_version),
+            estimated_duration: version_count.saturating_mul(per_version),
         })
     }
 
@@ -362,6 +363,7 @@ impl SecretService {
             estimated_duration_ms: to_u64(row.estimated_duration_ms),
             estimated_remaining_ms,
             duration_ms,
+            duration: duration_ms,
         })
     }
 
