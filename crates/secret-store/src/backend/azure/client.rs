@@ -119,11 +119,18 @@ fn credential(config: &AzureKeyVaultConfig) -> StoreResult<Arc<dyn TokenCredenti
             Ok(c)
         }
         // azure_identity's certificate credential needs OpenSSL, which this project does
-        // not link (one TLS stack: rustls).
-        AzureAuth::Certificate { .. } => Err(not_configured(
-            "certificate authentication to Azure is not available in this build; use \
-             SERVICE_PRINCIPAL or MANAGED_IDENTITY",
-        )),
+        // not link (one TLS stack): the assertion is made in `cert`.
+        AzureAuth::Certificate {
+            tenant_id,
+            client_id,
+            certificate_path,
+        } => super::cert::certificate_credential(
+            config.authority_host.as_deref(),
+            tenant_id,
+            client_id,
+            certificate_path,
+            client_options(config)?,
+        ),
     }
 }
 

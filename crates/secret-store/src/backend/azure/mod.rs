@@ -36,6 +36,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{StoreError, StoreResult};
 
+mod cert;
 mod client;
 
 #[cfg(feature = "testing")]

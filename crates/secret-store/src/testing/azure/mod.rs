@@ -221,6 +221,30 @@ impl AzureStandIn {
                         "clientId": CLIENT_ID, "clientSecret": CLIENT_SECRET}})
     }
 
+    /// A configuration's `config` authenticating with the certificate file at `path`
+    /// (see [`AzureStandIn::trust_client_certificate`]).
+    pub fn certificate_config_json(&self, prefix: &str, path: &str) -> Value {
+        json!({"vaultUrl": self.url, "namePrefix": prefix, "timeoutSeconds": 10,
+               "authorityHost": self.url,
+               "auth": {"method": "CERTIFICATE", "tenantId": TENANT_ID,
+                        "clientId": CLIENT_ID, "certificatePath": path}})
+    }
+
+    /// Accepts client assertions signed with the key of `cert_pem` (the first certificate
+    /// in it), as an app registration with that certificate uploaded does.
+    pub fn trust_client_certificate(&self, cert_pem: &str) {
+        let der = x509_parser::pem::Pem::iter_from_buffer(cert_pem.as_bytes())
+            .filter_map(Result::ok)
+            .find(|p| p.label == "CERTIFICATE")
+            .expect("a certificate")
+            .contents;
+        *self
+            .state
+            .client_certificate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(der);
+    }
+
     /// Its switches: freeze, thaw, stop, throttle, count requests.
     pub fn controls(&self) -> &Controls {
         &self.state.controls

@@ -35,6 +35,8 @@ pub(super) struct State {
     pub(super) base: OnceLock<String>,
     pub(super) controls: Controls,
     pub(super) purge_protection: AtomicBool,
+    /// The DER of the certificate whose key may sign client assertions.
+    pub(super) client_certificate: Mutex<Option<Vec<u8>>>,
 }
 
 pub(super) fn now() -> i64 {
@@ -353,7 +355,15 @@ impl State {
             url::form_urlencoded::parse(body).into_owned().collect();
         let ok = form.get("grant_type").map(String::as_str) == Some("client_credentials")
             && form.get("client_id").map(String::as_str) == Some(CLIENT_ID)
-            && form.get("client_secret").map(String::as_str) == Some(CLIENT_SECRET);
+            && match (form.get("client_secret"), form.get("client_assertion")) {
+                (Some(secret), None) => secret == CLIENT_SECRET,
+                (None, Some(assertion)) => {
+                    form.get("client_assertion_type").map(String::as_str)
+                        == Some("urn:ietf:params:oauth:client-assertion-type:jwt-bearer")
+                        && self.assertion_ok(assertion)
+                }
+                _ => false,
+            };
         if !ok {
             return reply(
                 StatusCode::UNAUTHORIZED,
@@ -367,6 +377,43 @@ impl State {
             json!({"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599,
                    "access_token": self.token}),
         )
+    }
+
+    /// Whether a client assertion is what Entra ID accepts for a certificate credential:
+    /// RS256 under the trusted certificate's key, `x5t` its SHA-1 thumbprint, `aud` this
+    /// tenant's token endpoint, `iss` and `sub` the client id, not expired.
+    fn assertion_ok(&self, assertion: &str) -> bool {
+        use base64::Engine;
+        use sha1::Digest;
+        let Some(der) = self
+            .client_certificate
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
+            return false;
+        };
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(&der) else {
+            return false;
+        };
+        let key =
+            jsonwebtoken::DecodingKey::from_rsa_der(&cert.public_key().subject_public_key.data);
+        let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+            return false;
+        };
+        let thumbprint =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha1::Sha1::digest(&der));
+        if header.alg != jsonwebtoken::Algorithm::RS256
+            || header.x5t.as_deref() != Some(&thumbprint)
+        {
+            return false;
+        }
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
+        validation.set_audience(&[format!("{}/{TENANT_ID}/oauth2/v2.0/token", self.base())]);
+        validation.set_issuer(&[CLIENT_ID]);
+        validation.sub = Some(CLIENT_ID.to_string());
+        validation.set_required_spec_claims(&["exp", "aud", "iss", "sub", "nbf"]);
+        jsonwebtoken::decode::<Value>(assertion, &key, &validation).is_ok()
     }
 
     pub(super) fn route(
