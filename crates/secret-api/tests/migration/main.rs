@@ -237,10 +237,14 @@ async fn leg(
     assert!(status["startedAt"].is_string() && status["finishedAt"].is_string());
     assert_eq!(status["duration"], status["durationMs"]);
     assert!(status["durationMs"].is_u64());
+    let target = s.get(&format!("/api/vaults/{to}"), &token).await;
+    target.expect(200, "");
     for (secret, values) in expected {
         let (vault, now) = history(s, secret).await;
         assert_eq!(vault, to);
         assert_eq!(&now, values, "secret {secret} changed in the migration");
+        let meta = s.get(&format!("/api/secrets/{secret}"), &token).await;
+        assert_eq!(meta.body["storageBackend"], target.body["backend"]);
     }
 }
 
