@@ -82,11 +82,33 @@ impl ServerProcess {
         }
     }
 
-    /// Freezes the server (SIGSTOP): connections open, nothing answers.
+    /// Freezes the server (SIGSTOP): connections open, nothing answers. Returns once the
+    /// kernel reports it stopped (a signal is delivered asynchronously: a server still
+    /// running for a moment could answer one more request).
     pub fn pause(&self) {
         let _ = Command::new("kill")
             .args(["-STOP", &self.pid.to_string()])
             .status();
+        let stat = format!("/proc/{}/stat", self.pid);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            // The state is the field after the parenthesised command name: T when stopped.
+            match std::fs::read_to_string(&stat) {
+                Ok(s)
+                    if s.rsplit_once(')')
+                        .is_some_and(|(_, rest)| rest.trim_start().starts_with('T')) =>
+                {
+                    // Every thread of the process has stopped once the group stop is reported.
+                    std::thread::sleep(Duration::from_millis(20));
+                    return;
+                }
+                Ok(_) => std::thread::sleep(Duration::from_millis(5)),
+                Err(_) => {
+                    std::thread::sleep(Duration::from_millis(100));
+                    return;
+                }
+            }
+        }
     }
 
     /// Undoes [`ServerProcess::pause`].
