@@ -6,38 +6,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+mod support;
 
-use base64::Engine;
+use std::collections::BTreeMap;
+
 use criterion::{Criterion, criterion_group, criterion_main};
-use secret_api::{
-    CacheConfig, CreateSecretParams, MasterKeyMaterial, SecretScope, SecretService, SecretValue,
-};
+use secret_api::{CacheConfig, CreateSecretParams, SecretScope, SecretService, SecretValue};
+use secret_core::AnySecretValue;
 use secret_core::reference::{ConfigValue, SecretReference};
 use secret_core::value::ApiKeySecret;
-use secret_core::{AnySecretValue, OrgRole, Principal, SecretContext, SystemClock};
-use secret_store::{Database, DbConfig};
-
-fn bench_ctx() -> SecretContext {
-    SecretContext::new(
-        Principal::user("bench").with_org("org-1", OrgRole::Admin),
-        "bench",
-    )
-    .in_organization("org-1")
-}
+use support::{bench_ctx, open_service};
 
 async fn config(url: &str) -> (SecretService, BTreeMap<String, ConfigValue>) {
-    let db = Database::connect(&DbConfig::new(url)).await.unwrap();
-    db.migrate().await.unwrap();
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).unwrap();
-    let material =
-        MasterKeyMaterial::parse(&base64::engine::general_purpose::STANDARD.encode(key)).unwrap();
-    let service =
-        SecretService::open_with(db, &material, Arc::new(SystemClock), CacheConfig::default())
-            .await
-            .unwrap();
+    let service = open_service(url, CacheConfig::default()).await;
     let ctx = bench_ctx();
     let mut variables = BTreeMap::new();
     for n in 0..20 {

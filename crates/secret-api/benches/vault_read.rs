@@ -10,45 +10,24 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::sync::Arc;
+mod support;
 
-use base64::Engine;
 use criterion::{Criterion, criterion_group, criterion_main};
-use secret_api::{
-    CacheConfig, CreateSecretParams, MasterKeyMaterial, SecretScope, SecretService, SecretValue,
-};
+use secret_api::{CacheConfig, CreateSecretParams, SecretScope, SecretService, SecretValue};
 use secret_core::value::ApiKeySecret;
 use secret_core::vault::{ConfigureVaultParams, RawConfig};
-use secret_core::{
-    AnySecretValue, OrgRole, Principal, SecretContext, StorageBackendKind, SystemClock, VaultScope,
-};
+use secret_core::{AnySecretValue, Principal, SecretContext, StorageBackendKind, VaultScope};
 use secret_store::testing::azure::AzureStandIn;
 use secret_store::testing::gcp::GcpStandIn;
 use secret_store::testing::{moto, openbao};
-use secret_store::{Database, DbConfig};
-
-fn bench_ctx() -> SecretContext {
-    SecretContext::new(
-        Principal::user("bench").with_org("org-1", OrgRole::Admin),
-        "bench",
-    )
-    .in_organization("org-1")
-}
+use support::{bench_ctx, open_service};
 
 async fn service(
     url: &str,
     cache: CacheConfig,
     vault: Option<&(StorageBackendKind, serde_json::Value)>,
 ) -> (SecretService, secret_core::SecretId) {
-    let db = Database::connect(&DbConfig::new(url)).await.unwrap();
-    db.migrate().await.unwrap();
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).unwrap();
-    let material =
-        MasterKeyMaterial::parse(&base64::engine::general_purpose::STANDARD.encode(key)).unwrap();
-    let service = SecretService::open_with(db, &material, Arc::new(SystemClock), cache)
-        .await
-        .unwrap();
+    let service = open_service(url, cache).await;
     let vault_id = match vault {
         None => None,
         Some((backend, config)) => {

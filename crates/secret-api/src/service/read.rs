@@ -163,7 +163,7 @@ impl SecretService {
             };
             let event = AuditEvent::new(E::SecretRead).on(meta);
             let value = self
-                .audited(event, ctx, self.retrieve_moving(meta, v.version, &v.stored))
+                .audited(event, ctx, self.retrieve(meta, v.version, &v.stored))
                 .await?;
             out.insert(meta.id.clone(), (meta, v.version, value));
         }
@@ -178,15 +178,17 @@ impl SecretService {
             .collect())
     }
 
-    /// [`SecretService::retrieve`], reading the secret's row and version again once when
-    /// the read fails and a migration has meanwhile moved the secret to another vault.
-    pub(super) async fn retrieve_moving(
+    /// The value of `version` of `meta` from its backend. When the read fails and a
+    /// migration has meanwhile moved the secret to another vault (between reading its row
+    /// and its version, or since a cache took them), the row and version are read again
+    /// once and the value is read from the new vault.
+    pub(crate) async fn retrieve(
         &self,
         meta: &SecretMetadata,
         version: i64,
         stored: &secret_store::StoredValue,
     ) -> Result<SecretValue> {
-        let err = match self.retrieve(meta, version, stored).await {
+        let err = match self.retrieve_from(meta, version, stored).await {
             Ok(value) => return Ok(value),
             Err(err) => err,
         };
@@ -202,10 +204,10 @@ impl SecretService {
             .find_version(&meta.id, version)
             .await?
             .ok_or(err)?;
-        self.retrieve(&now.metadata, version, &v.stored).await
+        self.retrieve_from(&now.metadata, version, &v.stored).await
     }
 
-    pub(crate) async fn retrieve(
+    async fn retrieve_from(
         &self,
         meta: &SecretMetadata,
         version: i64,

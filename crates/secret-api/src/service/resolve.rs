@@ -116,7 +116,7 @@ impl SecretService {
                 );
                 continue;
             };
-            match self.retrieve_moving(meta, *version, &row.stored).await {
+            match self.retrieve(meta, *version, &row.stored).await {
                 Ok(v) => {
                     values.insert((id.clone(), *version), v);
                 }

@@ -81,7 +81,7 @@ impl SecretService {
     /// The current value of a claimed secret, for its rotation handler.
     pub async fn rotation_value(&self, meta: &SecretMetadata) -> Result<SecretValue> {
         let current = self.current_record(meta).await?;
-        self.retrieve_moving(meta, meta.current_version, &current.stored)
+        self.retrieve(meta, meta.current_version, &current.stored)
             .await
     }
 

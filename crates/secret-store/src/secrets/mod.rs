@@ -246,6 +246,25 @@ pub(crate) fn to_version(m: secret_versions::Model) -> StoreResult<VersionRecord
     })
 }
 
+/// A version's storage columns for `stored`: key id and ciphertext (local), or the vault's
+/// reference and version id (external).
+pub(crate) type StorageColumns = (
+    Option<String>,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+);
+
+pub(crate) fn storage_columns(stored: StoredValue) -> StorageColumns {
+    match stored {
+        StoredValue::Local { key_id, ciphertext } => (Some(key_id), Some(ciphertext), None, None),
+        StoredValue::External {
+            vault_ref,
+            vault_version_id,
+        } => (None, None, Some(vault_ref), vault_version_id),
+    }
+}
+
 fn json<T: serde::Serialize>(v: &T) -> StoreResult<String> {
     serde_json::to_string(v).map_err(|e| SecretError::internal(format!("serialize: {e}")).into())
 }

@@ -122,15 +122,8 @@ impl WriteTx {
     pub async fn move_to_vault(&mut self, m: &VaultMove<'_>) -> StoreResult<()> {
         use secret_versions::Column as V;
         for (version, stored) in &m.versions {
-            let (key_id, encrypted_value, vault_ref, vault_version_id) = match stored.clone() {
-                StoredValue::Local { key_id, ciphertext } => {
-                    (Some(key_id), Some(ciphertext), None, None)
-                }
-                StoredValue::External {
-                    vault_ref,
-                    vault_version_id,
-                } => (None, None, Some(vault_ref), vault_version_id),
-            };
+            let (key_id, encrypted_value, vault_ref, vault_version_id) =
+                storage_columns(stored.clone());
             let res = secret_versions::Entity::update_many()
                 .col_expr(V::KeyId, Expr::value(key_id))
                 .col_expr(V::EncryptedValue, Expr::value(encrypted_value))

@@ -120,15 +120,7 @@ impl WriteTx {
 
     /// Inserts a version row.
     pub async fn insert_version(&mut self, v: NewVersion<'_>) -> StoreResult<()> {
-        let (key_id, encrypted_value, vault_ref, vault_version_id) = match v.stored {
-            StoredValue::Local { key_id, ciphertext } => {
-                (Some(key_id), Some(ciphertext), None, None)
-            }
-            StoredValue::External {
-                vault_ref,
-                vault_version_id,
-            } => (None, None, Some(vault_ref), vault_version_id),
-        };
+        let (key_id, encrypted_value, vault_ref, vault_version_id) = storage_columns(v.stored);
         secret_versions::ActiveModel {
             id: Set(uuid::Uuid::now_v7().to_string()),
             secret_id: Set(v.secret_id.to_string()),

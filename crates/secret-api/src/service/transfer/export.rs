@@ -192,7 +192,7 @@ impl SecretService {
                     meta.id
                 )));
             };
-            let value = self.retrieve_moving(meta, v.version, &v.stored).await?;
+            let value = self.retrieve(meta, v.version, &v.stored).await?;
             out.push((meta.id.clone(), value));
             reads.push((*meta, v.version));
         }
