@@ -8,6 +8,7 @@ mod m20261201_000001_audit_chain_key;
 mod m20261201_000002_masked_value;
 mod m20261201_000003_vault_storage;
 mod m20261202_000001_vault_migrations;
+mod m20261202_000002_change_log;
 
 /// Every migration, in order.
 #[derive(Debug)]
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000002_masked_value::Migration),
             Box::new(m20261201_000003_vault_storage::Migration),
             Box::new(m20261202_000001_vault_migrations::Migration),
+            Box::new(m20261202_000002_change_log::Migration),
         ]
     }
 }

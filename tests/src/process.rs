@@ -155,7 +155,10 @@ impl ServerProcess {
     pub fn kill_and_restart(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
-        let pg_url = self.pg.as_ref().map(|_| self.db_url.clone());
+        let pg_url = self
+            .db_url
+            .starts_with("postgres")
+            .then(|| self.db_url.clone());
         let env: Vec<(&str, &str)> = self
             .extra_env
             .iter()
@@ -165,6 +168,64 @@ impl ServerProcess {
         self.child = child;
         self.base = base;
         self.logs = logs;
+    }
+
+    /// Another server on this one's store: its data directory (so its master and token
+    /// keys) and its database, with `extra_env`. Dropping the database stays with this one.
+    pub fn replica(&self, extra_env: &[(&str, &str)]) -> ServerProcess {
+        let pg_url = self
+            .db_url
+            .starts_with("postgres")
+            .then(|| self.db_url.clone());
+        let (child, base, logs) = launch(&self.bin, &self.data_dir, pg_url.as_deref(), extra_env);
+        ServerProcess {
+            bin: self.bin.clone(),
+            child,
+            base,
+            data_dir: self.data_dir.clone(),
+            logs,
+            _dir: tempfile::tempdir().unwrap(),
+            pg: None,
+            db_url: self.db_url.clone(),
+            extra_env: extra_env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    /// Starts `bin ARGS` (e.g. the scheduler, running until killed) on this server's store
+    /// as [`ServerProcess::run_on_store`] would run it, with its standard error captured.
+    /// The process is killed when the returned handle is dropped.
+    pub fn spawn_on_store(&self, bin: &str, args: &[&str], env: &[(&str, &str)]) -> Background {
+        let mut cmd = Command::new(bin);
+        cmd.arg("--dev")
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .args(["--database-url", &self.db_url])
+            .args(args)
+            .env_remove("SECRETS_MASTER_KEY")
+            .env_remove("SECRETS_MASTER_KEY_FILE")
+            .env_remove("SECRETS_DATABASE_URL")
+            .env("RUST_LOG", "info,sqlx=warn,sea_orm=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(String::new()));
+        let sink = logs.clone();
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Background { child, logs }
     }
 
     pub fn token(&self, args: &[&str]) -> String {
@@ -229,6 +290,34 @@ impl ServerProcess {
             );
         }
         self.logs.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // A test that failed half-way leaves no server behind.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A long-running process started by [`ServerProcess::spawn_on_store`]; killed on drop.
+pub struct Background {
+    pub child: Child,
+    pub logs: Arc<Mutex<String>>,
+}
+
+impl Background {
+    /// Kills it with SIGKILL.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 

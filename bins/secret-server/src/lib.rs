@@ -83,6 +83,12 @@ pub struct Settings {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "SECRETS_WORKERS", global = true)]
     pub workers: Option<usize>,
+    /// Load balancers and proxies (comma-separated addresses or CIDR blocks, e.g.
+    /// `10.0.0.0/8,fd00::/8`) whose `X-Forwarded-For` names the client address recorded in
+    /// audit records; by default none is trusted and the peer address is recorded.
+    #[arg(long, env = "SECRETS_TRUSTED_PROXIES", global = true,
+        value_parser = secret_api::http::parse_cidrs, default_value = "")]
+    pub trusted_proxies: std::vec::Vec<secret_api::http::Cidr>,
 }
 
 /// What to do.
@@ -392,6 +398,7 @@ async fn serve(settings: Settings) -> Result<()> {
         rate_limit_per_minute: settings.rate_limit_per_minute,
         max_body_bytes: settings.max_body_bytes,
         workers: settings.workers,
+        trusted_proxies: settings.trusted_proxies.clone(),
         ..HttpSettings::default()
     };
     let server = secret_api::http::serve(listener, service, verifier, http)?;

@@ -5,8 +5,13 @@
 //!
 //! Every write through this service invalidates the secret's entry, and a load that started
 //! before any invalidation is not stored, so this process never serves what it has itself
-//! overwritten. Writes by another process (a second server, the scheduler) are seen once the
-//! entry's time-to-live has passed: the TTL bounds that staleness and is kept short.
+//! overwritten. Writes by another process (another server replica, the scheduler) arrive
+//! through the change feed (`service::changes`), which drops the entry as soon as the write
+//! commits; the time-to-live bounds staleness only while the feed is down.
+//!
+//! Refresh-ahead: an entry read after `refresh_ahead_percent` of its TTL is reloaded in the
+//! background (one reload per entry at a time) while the read is served from it, so a secret
+//! read steadily never waits for a reload.
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +22,14 @@ use lru::LruCache;
 use secret_core::model::{AccessGrant, SecretMetadata};
 use secret_store::VersionRecord;
 
-/// Cache settings.
+/// The default time-to-live, in seconds.
+pub const DEFAULT_TTL_SECS: u64 = 300;
+/// The default number of secrets kept.
+pub const DEFAULT_MAX_ENTRIES: usize = 10_000;
+/// The default refresh-ahead point, in percent of the TTL.
+pub const DEFAULT_REFRESH_AHEAD_PERCENT: u8 = 75;
+
+/// Cache settings (§9.4 `CacheConfig`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheConfig {
     /// Whether reads are cached at all.
@@ -26,14 +38,23 @@ pub struct CacheConfig {
     pub ttl: Duration,
     /// The most secrets kept.
     pub max_entries: usize,
+    /// The age, as a percentage of the TTL, after which a read reloads its entry in the
+    /// background; `0` (or 100 and more) turns refresh-ahead off.
+    pub refresh_ahead_percent: u8,
+    /// Whether the service follows the change feed of the other processes sharing its
+    /// database (dropping their writes from this cache, their vault and key changes from
+    /// its clients). Off, another process's write is seen only once the TTL has passed.
+    pub follow_changes: bool,
 }
 
 impl Default for CacheConfig {
     fn default() -> Self {
         CacheConfig {
             enabled: true,
-            ttl: Duration::from_secs(5),
-            max_entries: 10_000,
+            ttl: Duration::from_secs(DEFAULT_TTL_SECS),
+            max_entries: DEFAULT_MAX_ENTRIES,
+            refresh_ahead_percent: DEFAULT_REFRESH_AHEAD_PERCENT,
+            follow_changes: true,
         }
     }
 }
@@ -83,6 +104,15 @@ impl std::fmt::Debug for SealedValue {
 struct Entry {
     snapshot: Arc<Snapshot>,
     loaded_at: Instant,
+    /// Whether a background reload of this entry is under way.
+    refreshing: bool,
+}
+
+/// A cache hit.
+pub(crate) struct Hit {
+    pub(crate) snapshot: Arc<Snapshot>,
+    /// Whether the caller should reload the entry in the background (it alone was told).
+    pub(crate) refresh: bool,
 }
 
 /// An LRU map from secret id to [`Snapshot`], with a TTL and write invalidation.
@@ -116,20 +146,34 @@ impl ReadCache {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn refresh_after(&self) -> Option<Duration> {
+        match self.config.refresh_ahead_percent {
+            0 | 100.. => None,
+            p => Some(self.config.ttl.mul_f64(f64::from(p) / 100.0)),
+        }
+    }
+
     /// A fresh entry for `id`.
-    pub(crate) fn get(&self, id: &str) -> Option<Arc<Snapshot>> {
+    pub(crate) fn get(&self, id: &str) -> Option<Hit> {
         if !self.config.enabled {
             return None;
         }
+        let refresh_after = self.refresh_after();
         let mut entries = self.lock();
-        match entries.get(id) {
-            Some(e) if e.loaded_at.elapsed() < self.config.ttl => Some(e.snapshot.clone()),
-            Some(_) => {
-                entries.pop(id);
-                None
-            }
-            None => None,
+        let entry = entries.get_mut(id)?;
+        let age = entry.loaded_at.elapsed();
+        if age >= self.config.ttl {
+            entries.pop(id);
+            return None;
         }
+        let refresh = !entry.refreshing && refresh_after.is_some_and(|after| age >= after);
+        if refresh {
+            entry.refreshing = true;
+        }
+        Some(Hit {
+            snapshot: entry.snapshot.clone(),
+            refresh,
+        })
     }
 
     /// The epoch to pass to [`ReadCache::put`] for a load starting now.
@@ -149,6 +193,7 @@ impl ReadCache {
                 Entry {
                     snapshot,
                     loaded_at: Instant::now(),
+                    refreshing: false,
                 },
             );
         }
@@ -159,5 +204,17 @@ impl ReadCache {
         let mut entries = self.lock();
         self.epoch.fetch_add(1, Ordering::AcqRel);
         entries.pop(id);
+    }
+
+    /// Forgets every entry (changes may have been missed).
+    pub(crate) fn clear(&self) {
+        let mut entries = self.lock();
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        entries.clear();
+    }
+
+    /// The entry of `id`, if any, without touching its recency or age.
+    pub(crate) fn peek(&self, id: &str) -> Option<Arc<Snapshot>> {
+        self.lock().peek(id).map(|e| e.snapshot.clone())
     }
 }

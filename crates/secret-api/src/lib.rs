@@ -25,12 +25,15 @@ mod config;
 pub mod http;
 mod service;
 
-pub use cache::CacheConfig;
+pub use cache::{
+    CacheConfig, DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_AHEAD_PERCENT, DEFAULT_TTL_SECS,
+};
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::{
-    ExpiryNotice, JOB_PAGE, JobReport, KeyOperator, KeyStatusReport, MAX_EXPORT_SECRETS,
-    MAX_IMPORT_ITEMS, MAX_RESOLVE_VARIABLES, NoticeKind, PruneReport, REENCRYPT_BATCH,
-    RefusalSummary, Resolved, SCHEDULER_ACTOR, SecretService, StagedRotation, VaultHealthReport,
+    Announcement, Audience, ChangeFeedStatus, ExpiryNotice, JOB_PAGE, JobReport, KeyOperator,
+    KeyStatusReport, MAX_EXPORT_SECRETS, MAX_IMPORT_ITEMS, MAX_RESOLVE_VARIABLES, NoticeKind,
+    PruneReport, REENCRYPT_BATCH, RefusalSummary, Resolved, SCHEDULER_ACTOR, SecretService,
+    StagedRotation, VaultHealthReport,
 };
 
 pub use secret_audit::VerifyError;

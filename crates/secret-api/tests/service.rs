@@ -1322,13 +1322,14 @@ async fn a_passphrase_master_key_opens_again_with_the_same_passphrase_only() {
 }
 
 #[tokio::test]
-async fn another_process_write_is_seen_once_the_cache_ttl_has_passed() {
+async fn without_the_change_feed_another_process_write_is_seen_once_the_cache_ttl_has_passed() {
     let t = TestService::new().await;
     let material = secret_api::MasterKeyMaterial::parse(&t.master_key).unwrap();
     let cache = secret_api::CacheConfig {
-        enabled: true,
         ttl: std::time::Duration::from_millis(300),
         max_entries: 10,
+        follow_changes: false,
+        ..secret_api::CacheConfig::default()
     };
     let reader = SecretService::open_with(
         t.db.connect().await,

@@ -16,7 +16,10 @@ use std::sync::Arc;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use secrecy::ExposeSecret;
-use secret_api::SecretService;
+use secret_api::{
+    CacheConfig, DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_AHEAD_PERCENT, DEFAULT_TTL_SECS,
+    SecretService,
+};
 use secret_core::SystemClock;
 use secret_crypto::MasterKeyMaterial;
 use secret_store::{Database, DbConfig};
@@ -50,6 +53,20 @@ pub struct StoreSettings {
     /// File holding the master key (alternative to SECRETS_MASTER_KEY).
     #[arg(long, env = "SECRETS_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<PathBuf>,
+    /// Read cache (§9.4): how long an entry is kept, in seconds; `0` turns the cache off.
+    /// Writes by any process sharing the database drop their entries at once through the
+    /// change feed; the TTL bounds staleness only while the feed is down.
+    #[arg(long, env = "SECRETS_CACHE_TTL_SECONDS", default_value_t = DEFAULT_TTL_SECS, global = true)]
+    pub cache_ttl_seconds: u64,
+    /// Read cache: the most secrets kept.
+    #[arg(long, env = "SECRETS_CACHE_MAX_SIZE", default_value_t = DEFAULT_MAX_ENTRIES, global = true)]
+    pub cache_max_size: usize,
+    /// Read cache: an entry read after this percentage of its TTL is reloaded in the
+    /// background; `0` turns refresh-ahead off.
+    #[arg(long, env = "SECRETS_CACHE_REFRESH_AHEAD_PERCENT",
+        default_value_t = DEFAULT_REFRESH_AHEAD_PERCENT, global = true,
+        value_parser = clap::value_parser!(u8).range(0..=99))]
+    pub cache_refresh_ahead_percent: u8,
 }
 
 impl StoreSettings {
@@ -61,6 +78,17 @@ impl StoreSettings {
                 self.data_dir.join("secrets.db").display()
             )
         })
+    }
+
+    /// The read cache these settings describe.
+    pub fn cache(&self) -> CacheConfig {
+        CacheConfig {
+            enabled: self.cache_ttl_seconds > 0,
+            ttl: std::time::Duration::from_secs(self.cache_ttl_seconds),
+            max_entries: self.cache_max_size.max(1),
+            refresh_ahead_percent: self.cache_refresh_ahead_percent,
+            follow_changes: true,
+        }
     }
 
     /// Creates the data directory if it is missing.
@@ -189,7 +217,7 @@ pub async fn open_service_with(
     master_key: &MasterKeyMaterial,
 ) -> Result<SecretService> {
     let db = connect(settings).await?;
-    SecretService::open(db, master_key, Arc::new(SystemClock))
+    SecretService::open_with(db, master_key, Arc::new(SystemClock), settings.cache())
         .await
         .map_err(|e| anyhow!("{e}"))
 }

@@ -1,6 +1,7 @@
 //! Connecting to the database (SQLite by default, or PostgreSQL) and running migrations.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::{ConnectOptions, DatabaseConnection};
@@ -41,10 +42,21 @@ impl DbConfig {
 }
 
 /// A connection pool to the service's own database.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Database {
     conn: DatabaseConnection,
     kind: DbKind,
+    /// The URL it was opened with (it may hold a password: never printed), for the
+    /// connections a pool cannot lend: the change feed's listener.
+    url: Arc<str>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Database {
@@ -89,7 +101,11 @@ impl Database {
             }
         }
         let conn = sea_orm::Database::connect(opts).await?;
-        Ok(Database { conn, kind })
+        Ok(Database {
+            conn,
+            kind,
+            url: Arc::from(config.url.as_str()),
+        })
     }
 
     /// Applies every pending migration.
@@ -106,6 +122,11 @@ impl Database {
     /// The engine behind this pool.
     pub fn kind(&self) -> DbKind {
         self.kind
+    }
+
+    /// The URL the pool was opened with.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
     }
 
     /// The sea-orm connection, for the store's repositories.

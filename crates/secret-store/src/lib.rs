@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod backend;
 pub mod chain_key;
+pub mod changes;
 pub mod db;
 pub mod entity;
 pub mod error;
@@ -31,6 +32,7 @@ pub use backend::{
     BackendHealth, BackendRegistry, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget,
 };
 pub use chain_key::{AuditChainKey, ChainKeyError};
+pub use changes::{Change, ChangeFeed, FeedEvent, Published};
 pub use db::{Database, DbConfig, DbKind};
 pub use error::{StoreError, StoreResult};
 pub use joblock::JobLock;

@@ -93,8 +93,13 @@ impl Caller {
         ctx.project_id = optional_id(headers, "X-Project-Id")?;
         ctx.consumer_resource_id = optional_id(headers, "X-Consumer-Resource-Id")?;
         ctx.request_id = Some(request_id.to_owned());
-        // The peer address only: X-Forwarded-For is set by whoever sends the request.
-        ctx.ip_address = req.peer_addr().map(|a| a.ip().to_string());
+        // The peer address, or X-Forwarded-For's client when the peer is a trusted proxy.
+        ctx.ip_address = super::proxy::client_ip(
+            req.peer_addr().map(|a| a.ip()),
+            headers,
+            &state.trusted_proxies,
+        )
+        .map(|ip| ip.to_string());
         ctx.user_agent = headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -117,7 +122,7 @@ impl FromRequest for Caller {
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, SecretError> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<&str, SecretError> {
     let unauthenticated = |reason: &str| SecretError::Unauthenticated {
         reason: reason.to_owned(),
     };

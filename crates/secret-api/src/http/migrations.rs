@@ -14,6 +14,8 @@ type State = web::Data<AppState>;
 /// Registers the migration routes (before `/api/secrets/{id}`).
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(super::resource("/api/secrets/migrate").route(web::post().to(migrate_secrets)))
+        // Literal, so that it is never taken for a secret id (no listing yet: 405).
+        .service(super::resource("/api/secrets/migrations"))
         .service(
             super::resource("/api/secrets/migrations/{id}").route(web::get().to(get_migration)),
         )

@@ -10,6 +10,7 @@
 mod access;
 mod audit;
 mod error;
+mod events;
 mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -18,6 +19,7 @@ mod migrations;
 mod observe;
 mod openapi;
 mod ops;
+mod proxy;
 mod rate_limit;
 mod refusals;
 mod resolve;
@@ -40,6 +42,8 @@ pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
 
 /// The largest request body accepted unless configured otherwise, in bytes.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub use events::DEFAULT_HEARTBEAT as DEFAULT_EVENT_HEARTBEAT;
+pub use proxy::{Cidr, parse_cidrs};
 pub use transfer::IMPORT_MAX_BODY_BYTES;
 
 /// Settings of the HTTP server.
@@ -55,6 +59,12 @@ pub struct HttpSettings {
     /// The window over which a caller's rate-limited value reads past the first are
     /// summarised in one audit record (default one minute).
     pub refusal_window: std::time::Duration,
+    /// How often `GET /api/secrets/events` sends a heartbeat and checks the caller's token
+    /// again (the stream ends once it no longer verifies).
+    pub event_heartbeat: std::time::Duration,
+    /// The load balancers and proxies whose `X-Forwarded-For` gives the client address
+    /// recorded in audit records; empty (the default) trusts none and records the peer.
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for HttpSettings {
@@ -64,6 +74,8 @@ impl Default for HttpSettings {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             workers: None,
             refusal_window: refusals::WINDOW,
+            event_heartbeat: events::DEFAULT_HEARTBEAT,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -77,6 +89,8 @@ pub(crate) struct AppState {
     pub(crate) metrics: Arc<metrics::Metrics>,
     pub(crate) openapi: web::Bytes,
     pub(crate) max_body_bytes: usize,
+    pub(crate) event_heartbeat: std::time::Duration,
+    pub(crate) trusted_proxies: Vec<Cidr>,
 }
 
 /// Builds the actix server on an already-bound listener (port 0 works); the caller awaits it.
@@ -103,6 +117,8 @@ pub fn serve(
         metrics: Arc::new(metrics::Metrics::default()),
         openapi: web::Bytes::from(openapi),
         max_body_bytes,
+        event_heartbeat: settings.event_heartbeat,
+        trusted_proxies: settings.trusted_proxies,
     });
     let mut server = HttpServer::new(move || {
         App::new()
@@ -129,6 +145,7 @@ fn routes(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     audit::routes(cfg);
     migrations::routes(cfg);
     resolve::routes(cfg);
+    events::routes(cfg);
     transfer::routes(cfg, max_body_bytes);
     vaults::routes(cfg);
     cfg.service(

@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{access, audit, error, migrations, ops, resolve, secrets, transfer, vaults};
+use super::{access, audit, error, events, migrations, ops, resolve, secrets, transfer, vaults};
 
 /// Adds the bearer-token security scheme every `/api` operation refers to.
 struct BearerScheme;
@@ -58,6 +58,7 @@ impl Modify for BearerScheme {
         transfer::import_env,
         transfer::import_json,
         resolve::resolve,
+        events::events,
         migrations::migrate_secrets,
         migrations::get_migration,
         migrations::pause_migration,
@@ -100,6 +101,10 @@ impl Modify for BearerScheme {
         secret_core::wire::VersionList,
         secret_core::wire::GrantList,
         secret_core::wire::HealthResponse,
+        secret_core::wire::ReadinessChecks,
+        secret_core::wire::ChangeFeedCheck,
+        secret_core::wire::SecretChanged,
+        secret_core::wire::ChangeKind,
         secret_core::wire::ImportEnvRequest,
         secret_core::wire::ImportJsonRequest,
         secret_core::wire::ImportSecretData,

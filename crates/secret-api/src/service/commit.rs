@@ -22,7 +22,9 @@ use chrono::{DateTime, Utc};
 use secret_access::Action;
 use secret_audit::AuditEvent;
 use secret_core::model::SecretMetadata;
+use secret_core::wire::ChangeKind;
 use secret_core::{SecretContext, SecretError, SecretValue};
+use secret_store::Change;
 use secret_store::{
     NewVersion, PendingOperation, StagedWrite, StorageBackend, StoredValue, ValueTarget, WriteTx,
 };
@@ -143,8 +145,11 @@ impl SecretService {
             let meta = self
                 .write_local_version(&mut tx, &next, backend.as_ref(), &new)
                 .await?;
-            tx.commit().await?;
-            self.inner.cache.invalidate(id);
+            self.commit_with(
+                tx,
+                &[Change::secret(id, Some(version), ChangeKind::Updated)],
+            )
+            .await?;
             return Ok((meta, version));
         }
         let previous = tx
@@ -185,15 +190,16 @@ impl SecretService {
             let meta = self
                 .promote_version(&mut tx, &next, stored.clone(), &new)
                 .await?;
-            tx.commit().await?;
+            self.commit_with(
+                tx,
+                &[Change::secret(id, Some(version), ChangeKind::Updated)],
+            )
+            .await?;
             Ok(meta)
         }
         .await;
         match promoted {
-            Ok(meta) => {
-                self.inner.cache.invalidate(id);
-                Ok((meta, version))
-            }
+            Ok(meta) => Ok((meta, version)),
             Err(err) => {
                 self.abandon_write(id, version, Some(stored), backend.as_ref())
                     .await;

@@ -9,7 +9,9 @@ use secret_core::model::{CreateSecretParams, SecretMetadata};
 use secret_core::name::{
     normalize_tags, validate_description, validate_metadata, validate_secret_name,
 };
+use secret_core::wire::ChangeKind;
 use secret_core::{SecretContext, SecretError, SecretScope};
+use secret_store::Change;
 use std::sync::Arc;
 
 use secret_store::{
@@ -230,7 +232,12 @@ impl SecretService {
             });
         }
         let created = self.insert_created_in(&mut tx, new, stored, ctx).await?;
-        tx.commit().await?;
+        let change = Change::secret(
+            &*created.id,
+            Some(created.current_version),
+            ChangeKind::Updated,
+        );
+        self.commit_with(tx, &[change]).await?;
         Ok(created)
     }
 

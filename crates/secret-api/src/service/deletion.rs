@@ -7,7 +7,9 @@ use secret_core::SecretAuditEventType as E;
 use secret_core::SecretId;
 use secret_core::limits::RECOVERY_PERIOD_DAYS;
 use secret_core::model::SecretMetadata;
+use secret_core::wire::ChangeKind;
 use secret_core::{SecretContext, SecretError};
+use secret_store::Change;
 
 use secret_store::{PendingOperation, SoftDeletion, WriteTx};
 
@@ -54,8 +56,12 @@ impl SecretService {
         let deleted = self
             .audit_in(&mut tx, id, AuditEvent::new(E::SecretDeleted), ctx)
             .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        let change = Change::secret(
+            id.as_str(),
+            Some(deleted.current_version),
+            ChangeKind::Deleted,
+        );
+        self.commit_with(tx, &[change]).await?;
         // The vault's own soft delete follows ours; reads are refused by ours either way,
         // so a vault that cannot be reached now only delays its flag.
         let backend = self.backend(&current).await?;
@@ -102,8 +108,12 @@ impl SecretService {
         let restored = self
             .audit_in(&mut tx, id, AuditEvent::new(E::SecretRestored), ctx)
             .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        let change = Change::secret(
+            id.as_str(),
+            Some(restored.current_version),
+            ChangeKind::Updated,
+        );
+        self.commit_with(tx, &[change]).await?;
         tracing::info!(secret_id = %id, "secret restored");
         Ok(restored)
     }
@@ -172,8 +182,8 @@ impl SecretService {
             .await?;
         }
         let versions = tx.delete_permanently(id).await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        self.commit_with(tx, &[Change::secret(id, None, ChangeKind::Deleted)])
+            .await?;
         let stored: Vec<_> = versions.into_iter().map(|v| v.stored).collect();
         self.purge_from_vault(id, meta.current_version, &stored, backend.as_ref())
             .await;

@@ -7,7 +7,9 @@ use secret_core::SecretAuditEventType as E;
 use secret_core::SecretId;
 use secret_core::model::{AccessGrant, GrantAccessParams};
 use secret_core::name::validate_platform_id;
+use secret_core::wire::ChangeKind;
 use secret_core::{SecretContext, SecretError};
+use secret_store::Change;
 
 use super::check::check_context;
 use super::{Result, SecretService, not_found};
@@ -98,8 +100,15 @@ impl SecretService {
             );
         }
         tx.append_audit(&[self.entry(event, ctx)]).await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(secret_id);
+        let mut change = Change::secret(
+            secret_id.as_str(),
+            Some(rec.metadata.current_version),
+            ChangeKind::AccessChanged,
+        );
+        if let (Some(old), Change::Secret { removed_grant, .. }) = (replaced, &mut change) {
+            *removed_grant = Some(old);
+        }
+        self.commit_with(tx, &[change]).await?;
         tracing::info!(
             secret_id = %secret_id,
             grant_id = %saved.id,
@@ -154,8 +163,8 @@ impl SecretService {
             ctx,
         )])
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(secret_id);
+        let change = Change::grant_removed(&grant, rec.metadata.current_version);
+        self.commit_with(tx, &[change]).await?;
         tracing::info!(secret_id = %secret_id, grant_id = %grant_id, "access revoked");
         Ok(grant)
     }

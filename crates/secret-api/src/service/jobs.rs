@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use secret_audit::AuditEvent;
 use secret_core::SecretId;
 use secret_core::model::{AccessGrant, SecretMetadata, SecretVersionInfo};
+use secret_core::wire::ChangeKind;
 use secret_core::{ActorType, Principal, SecretAuditEventType as E, SecretContext, SecretError};
+use secret_store::Change;
 use secret_store::JobScan;
 
 use super::{Result, SecretService};
@@ -183,8 +185,8 @@ impl SecretService {
             &scheduler_ctx(),
         )])
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(&meta.id);
+        let change = Change::secret(&*meta.id, Some(meta.current_version), ChangeKind::Updated);
+        self.commit_with(tx, &[change]).await?;
         Ok(true)
     }
 
@@ -333,8 +335,8 @@ impl SecretService {
             &scheduler_ctx(),
         )])
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(&grant.secret_id);
+        let change = Change::grant_removed(grant, rec.metadata.current_version);
+        self.commit_with(tx, &[change]).await?;
         Ok(true)
     }
 }

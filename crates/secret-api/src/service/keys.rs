@@ -11,6 +11,7 @@
 use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
 use secret_core::{ActorType, SecretError};
+use secret_store::Change;
 use secret_store::{KeyInfo, ReencryptProgress};
 
 use super::{Result, SecretService};
@@ -124,6 +125,8 @@ impl SecretService {
         let mut event = AuditEvent::new(E::KeyRotated).detail("kind", "data");
         if let Ok(id) = &result {
             event = event.detail("id", id.clone());
+            // The other processes switch to the new key at once, not at their next start.
+            self.publish_after(Change::KeyRing).await;
         }
         self.audit_key_events(vec![event], by, result).await
     }
@@ -240,6 +243,9 @@ impl SecretService {
         };
         if events.is_empty() {
             return result;
+        }
+        if result.is_ok() {
+            self.publish_after(Change::KeyRing).await;
         }
         self.audit_key_events(events, by, result).await
     }

@@ -34,6 +34,7 @@
 //! add a further `impl SecretService` block of their own.
 
 mod audit;
+mod changes;
 mod check;
 mod commit;
 mod create;
@@ -68,6 +69,7 @@ use crate::cache::{CacheConfig, ReadCache};
 use crate::config::ServiceConfig;
 
 pub use audit::RefusalSummary;
+pub use changes::{Announcement, Audience, ChangeFeedStatus};
 use check::enforce;
 pub(crate) use check::{CheckedValue, check_value};
 pub(crate) use commit::{NextVersion, VersionNote};
@@ -98,6 +100,7 @@ pub(crate) struct Inner {
     pub(crate) registry: BackendRegistry,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) migrations: migration::Migrations,
+    pub(crate) follower: changes::Follower,
 }
 
 fn not_found(id: &str) -> SecretError {
@@ -145,21 +148,23 @@ impl SecretService {
         cache: CacheConfig,
     ) -> Result<Self> {
         let keys = Arc::new(KeyManager::open(db.clone(), master_key).await?);
-        Ok(SecretService {
-            inner: Arc::new(Inner {
-                audit: AuditWriter::start(AuditStore::new(db.clone()), WriterConfig::default()),
-                audit_store: AuditStore::new(db.clone()),
-                repo: SecretRepository::new(db.clone()),
-                cache: ReadCache::new(cache),
-                vaults: VaultRepository::new(db.clone()),
-                registry: BackendRegistry::new(keys.clone(), VaultRepository::new(db.clone())),
-                keys,
-                clock,
-                migrations: migration::Migrations::new(secret_store::MigrationJobs::new(
-                    db.clone(),
-                )),
-            }),
-        })
+        let (follower, stopped) = changes::Follower::new(cache.follow_changes, cache.ttl);
+        let inner = Arc::new(Inner {
+            audit: AuditWriter::start(AuditStore::new(db.clone()), WriterConfig::default()),
+            audit_store: AuditStore::new(db.clone()),
+            repo: SecretRepository::new(db.clone()),
+            cache: ReadCache::new(cache),
+            vaults: VaultRepository::new(db.clone()),
+            registry: BackendRegistry::new(keys.clone(), VaultRepository::new(db.clone())),
+            keys,
+            clock,
+            migrations: migration::Migrations::new(secret_store::MigrationJobs::new(db.clone())),
+            follower,
+        });
+        if let Some(stopped) = stopped {
+            changes::follow(&inner, db, stopped);
+        }
+        Ok(SecretService { inner })
     }
 
     /// Whether the database answers (the readiness probe).

@@ -322,9 +322,26 @@ impl SecretService {
     /// What a read needs of a secret: from the cache, or loaded (and cached).
     pub(super) async fn snapshot(&self, id: &str) -> Result<Arc<Snapshot>> {
         match self.inner.cache.get(id) {
-            Some(snap) => Ok(snap),
+            Some(hit) => {
+                if hit.refresh {
+                    self.refresh_in_background(id);
+                }
+                Ok(hit.snapshot)
+            }
             None => self.load_snapshot(id).await,
         }
+    }
+
+    /// Reloads `id`'s cache entry off the caller's path (refresh-ahead). A failed reload
+    /// leaves the entry to expire at its TTL.
+    fn refresh_in_background(&self, id: &str) {
+        let service = self.clone();
+        let id = id.to_string();
+        tokio::spawn(async move {
+            if let Err(err) = service.load_snapshot(&id).await {
+                tracing::debug!(secret_id = %id, error = %err, "refresh-ahead reload failed");
+            }
+        });
     }
 
     async fn load_snapshot(&self, id: &str) -> Result<Arc<Snapshot>> {

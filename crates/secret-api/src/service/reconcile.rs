@@ -14,6 +14,8 @@ use chrono::Duration;
 use secret_core::SecretAuditEventType as E;
 use secret_core::SecretValue;
 use secret_core::model::SecretMetadata;
+use secret_core::wire::ChangeKind;
+use secret_store::Change;
 use secret_store::{PendingWrite, StorageBackend, ValueTarget};
 
 use super::jobs::{JobReport, scheduler_ctx, scheduler_event};
@@ -124,8 +126,8 @@ impl SecretService {
             ctx: &ctx,
         };
         self.promote_version(&mut tx, &next, stored, &new).await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(&meta.id);
+        let change = Change::secret(&*meta.id, Some(pending.version), ChangeKind::Updated);
+        self.commit_with(tx, &[change]).await?;
         tracing::info!(secret_id = %meta.id, version = pending.version,
             "adopted the vault's copy of an interrupted write");
         Ok(())

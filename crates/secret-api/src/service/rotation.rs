@@ -12,6 +12,8 @@
 //! [`SecretService::record_rotation_failure`] records it (outcome FAILURE,
 //! `rotationFailures`, `lastRotationError`, the retry time).
 
+use secret_core::wire::ChangeKind;
+use secret_store::Change;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
@@ -249,8 +251,8 @@ impl SecretService {
             &ctx,
         )])
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(&meta.id);
+        let change = Change::secret(&*meta.id, Some(version), ChangeKind::Updated);
+        self.commit_with(tx, &[change]).await?;
         tracing::info!(secret_id = %meta.id, version, handler, "secret rotated automatically");
         Ok(())
     }
@@ -279,8 +281,8 @@ impl SecretService {
             &scheduler_ctx(),
         )])
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(&meta.id);
+        let change = Change::secret(&*meta.id, Some(meta.current_version), ChangeKind::Updated);
+        self.commit_with(tx, &[change]).await?;
         tracing::warn!(secret_id = %meta.id, error = %reason, retry_at = %retry_at, "automatic rotation failed");
         Ok(reason)
     }

@@ -8,6 +8,7 @@
 //! given settings. Each scope has at most one default; the global scope always has one
 //! (`local` unless another is chosen).
 
+use secret_store::Change;
 use std::time::Duration;
 
 use secret_access::{administered_orgs, can_configure_vault};
@@ -385,7 +386,7 @@ impl SecretService {
             event = event.detail("config", s.public_view());
         }
         tx.append_audit(&[self.entry(event, ctx)]).await?;
-        tx.commit().await?;
+        self.commit_with(tx, &[Change::vault(id.as_str())]).await?;
         Ok(updated)
     }
 
@@ -435,7 +436,7 @@ impl SecretService {
         }
         tx.append_audit(&[self.entry(vault_event(E::VaultDeleted, &current), ctx)])
             .await?;
-        tx.commit().await?;
+        self.commit_with(tx, &[Change::vault(id.as_str())]).await?;
         tracing::info!(vault_id = %id, "vault configuration deleted");
         Ok(())
     }

@@ -10,7 +10,9 @@ use secret_core::model::{SecretMetadata, UpdateSecretParams, UpdateValueParams};
 use secret_core::name::{
     normalize_tags, validate_change_reason, validate_description, validate_metadata,
 };
+use secret_core::wire::ChangeKind;
 use secret_core::{SecretContext, SecretError, SecretValue};
+use secret_store::Change;
 use secret_store::{MetadataChange, VersionAdvance, WriteTx};
 
 use super::check::{changed_fields, check_context, earliest, effective_interval};
@@ -108,8 +110,12 @@ impl SecretService {
             ctx,
         )])
         .await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        let change = Change::secret(
+            id.as_str(),
+            Some(updated.current_version),
+            ChangeKind::Updated,
+        );
+        self.commit_with(tx, &[change]).await?;
         Ok(updated)
     }
 

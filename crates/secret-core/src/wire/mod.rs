@@ -57,6 +57,7 @@ macro_rules! listing {
 // Declared after the macro, which they use.
 mod audit;
 mod error;
+mod events;
 mod migration;
 mod resolve;
 #[cfg(feature = "openapi")]
@@ -67,6 +68,7 @@ mod vaults;
 
 pub use audit::{AuditList, AuditRecordResponse};
 pub use error::{ErrorBody, ErrorDetail, ErrorResponse};
+pub use events::{ChangeKind, SECRET_CHANGED_EVENT, SecretChanged};
 pub use migration::*;
 pub use resolve::*;
 pub use secrets::*;
@@ -74,9 +76,41 @@ pub use transfer::*;
 pub use vaults::*;
 
 /// `GET /healthz`, `GET /readyz`.
-#[derive(Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthResponse {
-    /// `ok`, or `unavailable` when a dependency cannot be reached.
+    /// `ok`; on `/readyz` also `degraded` (serving, but the change feed is down, so cached
+    /// entries are bounded only by their TTL) or `unavailable` (503: the database cannot be
+    /// reached).
     pub status: String,
+    /// On `/readyz`: each dependency's state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<ReadinessChecks>,
+}
+
+/// The dependencies `/readyz` checks.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ReadinessChecks {
+    /// `ok` or `unavailable`.
+    pub database: String,
+    pub change_feed: ChangeFeedCheck,
+}
+
+/// The change feed that keeps this process's cache in step with the other processes.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeFeedCheck {
+    /// `CONNECTED`, `CONNECTING` (before its first read), `DOWN`, or `OFF` (not followed).
+    pub status: String,
+    /// Since when it has been down (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub down_since: Option<String>,
+    /// The longest a cached entry can be stale while the feed is down: the cache's TTL.
+    pub staleness_bound_seconds: u64,
+    /// What is wrong, while it is down.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }

@@ -147,6 +147,11 @@ impl BackendRegistry {
             .remove(id);
     }
 
+    /// Drops every client (changes may have been missed).
+    pub fn forget_all(&self) {
+        self.built.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     fn fresh(&self, id: &str) -> Option<Arc<dyn StorageBackend>> {
         let built = self.built.lock().unwrap_or_else(|p| p.into_inner());
         built

@@ -30,6 +30,12 @@ impl WriteTx {
         self.txn.commit().await.map_err(StoreError::from)
     }
 
+    /// Publishes `change`, made by the service instance `origin`, to every process sharing
+    /// the database when (and only if) this transaction commits.
+    pub async fn publish(&mut self, change: &crate::Change, origin: &str) -> StoreResult<()> {
+        crate::changes::publish_on(&self.txn, change, origin).await
+    }
+
     /// Locks a secret's row for the rest of the transaction and reads it. The no-op update
     /// takes PostgreSQL's row lock and SQLite's write lock before the read, so what is read
     /// cannot change before the transaction ends.

@@ -10,6 +10,8 @@
 //! is removed first. The source's copies are deleted (when asked) only after the move
 //! committed. Readers see the source's value until the commit and the target's after it.
 
+use secret_core::wire::ChangeKind;
+use secret_store::Change;
 use std::sync::Arc;
 
 use secret_audit::AuditEvent;
@@ -208,8 +210,8 @@ impl SecretService {
             .detail("versionsDropped", dropped.len())
             .detail("version", now.current_version);
         self.audit_in(&mut tx, id, event, ends.ctx).await?;
-        tx.commit().await?;
-        self.inner.cache.invalidate(id);
+        let change = Change::secret(id, Some(now.current_version), ChangeKind::Updated);
+        self.commit_with(tx, &[change]).await?;
         Ok(true)
     }
 

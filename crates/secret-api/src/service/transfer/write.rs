@@ -6,7 +6,9 @@ use secret_audit::AuditEvent;
 use secret_core::SecretAuditEventType as E;
 use secret_core::model::{SecretMetadata, UpdateValueParams};
 use secret_core::transfer::{ImportAction, ImportResult, ImportedItem};
+use secret_core::wire::ChangeKind;
 use secret_core::{SecretContext, SecretError, SecretId};
+use secret_store::Change;
 use secret_store::{ValueTarget, WriteTx};
 
 use super::super::check::CheckedValue;
@@ -53,10 +55,7 @@ impl SecretService {
             .write_in(&mut tx, chunk, run)
             .await
             .map_err(|(_, err)| err)?;
-        tx.commit().await?;
-        for id in &updated {
-            self.inner.cache.invalidate(id);
-        }
+        self.commit_with(tx, &updated).await?;
         Ok(outcomes)
     }
 
@@ -117,7 +116,7 @@ impl SecretService {
         tx: &mut WriteTx,
         planned: &[Planned],
         run: Run<'_>,
-    ) -> std::result::Result<(Vec<ImportedItem>, Vec<SecretId>), (usize, SecretError)> {
+    ) -> std::result::Result<(Vec<ImportedItem>, Vec<Change>), (usize, SecretError)> {
         let Run { backend, ctx, .. } = run;
         let mut outcomes = Vec::with_capacity(planned.len());
         let mut updated = Vec::new();
@@ -143,7 +142,11 @@ impl SecretService {
                 }
                 Plan::Update { id, checked } => {
                     self.update_in(tx, id, checked, run).await.map(|meta| {
-                        updated.push(meta.id.clone());
+                        updated.push(Change::secret(
+                            &*meta.id,
+                            Some(meta.current_version),
+                            ChangeKind::Updated,
+                        ));
                         (ImportAction::Updated, meta.id)
                     })
                 }
@@ -181,10 +184,7 @@ impl SecretService {
                     let event = import_event(options, format, ctx);
                     tx.append_audit(&[self.entry(counted(event, &report), ctx)])
                         .await?;
-                    tx.commit().await?;
-                    for id in &updated {
-                        self.inner.cache.invalidate(id);
-                    }
+                    self.commit_with(tx, &updated).await?;
                     return Ok(report);
                 }
                 // Dropping the transaction rolls every write back.
