@@ -24,6 +24,8 @@ checks=(
   # A module embedding SecretService gets no HTTP framework; the jobs sit on top of it.
   "secret-api          | --no-default-features    | secret-lifecycle|secret-startup|$http"
   "secret-api          |                          | secret-lifecycle|secret-startup"
+  # The remote client: secret-core and an HTTP client, no database, no server framework.
+  "secret-client       |                          | sea-orm|sea-query|sqlx|sqlx-core|secret-store|secret-api|secret-crypto|$http"
 )
 
 failed=0

@@ -33,7 +33,7 @@ pub use service::{
     Announcement, Audience, ChangeFeedStatus, ExpiryNotice, JOB_PAGE, JobReport, KeyOperator,
     KeyStatusReport, MAX_EXPORT_SECRETS, MAX_IMPORT_ITEMS, MAX_RESOLVE_VARIABLES, NoticeKind,
     PruneReport, REENCRYPT_BATCH, RefusalSummary, Resolved, SCHEDULER_ACTOR, SecretService,
-    StagedRotation, VaultHealthReport,
+    ServiceReader, StagedRotation, VaultHealthReport,
 };
 
 pub use secret_audit::VerifyError;
@@ -48,6 +48,6 @@ pub use secret_core::{
     AnySecretValue, ErrorCode, OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership,
     SecretContext, SecretError, SecretScope, SecretType, SecretValue, TeamMembership, TeamRole,
 };
-pub use secret_core::{GrantId, SecretId, VaultId};
+pub use secret_core::{GrantId, SecretId, SecretReader, VaultId};
 pub use secret_crypto::MasterKeyMaterial;
 pub use secret_store::{DbConfig, DbKind, JobScan, KeyInfo, ReencryptProgress};

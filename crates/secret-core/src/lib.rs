@@ -15,6 +15,7 @@ pub mod limits;
 pub mod model;
 pub mod name;
 pub mod principal;
+pub mod reader;
 pub mod reference;
 pub mod transfer;
 pub mod value;
@@ -33,4 +34,5 @@ pub use ids::{GrantId, SecretId, VaultId};
 pub use principal::{
     OrgRole, Principal, ProjectMembership, ProjectRole, RoleMembership, TeamMembership, TeamRole,
 };
+pub use reader::{Resolved, SecretReader};
 pub use value::{AnySecretValue, SecretValue, ValueFacts};

@@ -22,8 +22,7 @@ use super::{Result, SecretService};
 /// The most variables one resolution takes.
 pub const MAX_RESOLVE_VARIABLES: usize = 1000;
 
-/// Resolved variables: each key's plain string or secret field, wiped when dropped.
-pub type Resolved = BTreeMap<String, Zeroizing<String>>;
+pub use secret_core::Resolved;
 
 fn failure(key: &str, err: &SecretError) -> ResolveFailure {
     ResolveFailure {
