@@ -26,6 +26,7 @@ checks=(
   "secret-api          |                          | secret-lifecycle|secret-startup"
   # The remote client: secret-core and an HTTP client, no database, no server framework.
   "secret-client       |                          | sea-orm|sea-query|sqlx|sqlx-core|secret-store|secret-api|secret-crypto|$http"
+  "secret-cli          |                          | sea-orm|sea-query|sqlx|sqlx-core|secret-store|secret-api|secret-crypto|$http"
 )
 
 failed=0

@@ -27,6 +27,8 @@ use crate::{Announcement, SecretService};
 
 /// How often a comment is sent (and the token checked again) unless configured otherwise.
 pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
+/// How long a new subscription waits for the change feed to be connected.
+const FEED_WAIT: Duration = Duration::from_secs(5);
 
 /// Registers the route (before `/api/secrets/{id}`).
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -40,6 +42,9 @@ struct Subscription {
     state: web::Data<AppState>,
     heartbeat: tokio::time::Interval,
     started: bool,
+    /// Whether to tell the client to resynchronise right after it subscribed (the feed
+    /// was not connected: changes may be missed until it is).
+    resync_first: bool,
 }
 
 fn frame(event: &str, data: &str) -> web::Bytes {
@@ -58,6 +63,9 @@ impl Subscription {
         if !self.started {
             self.started = true;
             return Some(web::Bytes::from_static(b"retry: 2000\n: subscribed\n\n"));
+        }
+        if std::mem::take(&mut self.resync_first) {
+            return Some(frame("resync", "{}"));
         }
         loop {
             tokio::select! {
@@ -98,6 +106,10 @@ pub(crate) async fn events(
     req: HttpRequest,
 ) -> ApiResult {
     let service = state.service.clone();
+    // Subscribed means nothing committed from now on is missed: the feed must be up (it
+    // is, but for the first moments after start, or while the database is unreachable,
+    // when the stream starts with `resync` instead).
+    let live = service.wait_for_change_feed(FEED_WAIT).await;
     let mut heartbeat = tokio::time::interval(state.event_heartbeat);
     heartbeat.reset();
     let token = Zeroizing::new(
@@ -112,6 +124,7 @@ pub(crate) async fn events(
         state: state.clone(),
         heartbeat,
         started: false,
+        resync_first: !live,
     };
     tracing::debug!(user_id = %caller.ctx.user_id(), "change stream opened");
     let frames = stream::unfold(

@@ -207,6 +207,22 @@ impl SecretService {
             .clone()
     }
 
+    /// Waits (up to `limit`) until the change feed is connected, so that a subscriber told
+    /// it is subscribed misses nothing after that; false if it is not (or not followed).
+    pub async fn wait_for_change_feed(&self, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        loop {
+            let status = self.change_feed_status();
+            if status.connected {
+                return true;
+            }
+            if !status.following || start.elapsed() >= limit {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
     /// Subscribes to the changes this service hears of, for the event stream.
     pub fn subscribe_changes(&self) -> broadcast::Receiver<Announcement> {
         self.inner.follower.announce.subscribe()
