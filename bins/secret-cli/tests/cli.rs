@@ -321,3 +321,33 @@ async fn inject_renders_references_into_a_private_file_and_import_export_round_t
     #[cfg(unix)]
     assert_eq!(mode(&exported), 0o600);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shell_example_runs_its_command_with_the_resolved_token() {
+    let s = spawn().await;
+    let cli = Cli::new(&s);
+    s.create_key(&cli.token, "DEPLOY_TOKEN", "deploy-token-0123456789")
+        .await;
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/shell");
+    let bin_dir = PathBuf::from(BIN).parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = Command::new(root.join("run-with-secrets.sh"));
+    cmd.arg(root.join("deploy.env"))
+        .env("PATH", path)
+        .env("SECRETS_PROFILE", cli.profile())
+        .env("SECRETS_URL", &cli.server)
+        .env("SECRETS_TOKEN", &cli.token)
+        .env("SECRETS_ORGANIZATION", "org-1");
+    let o = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    let printed = ok(&o);
+    assert_eq!(
+        printed,
+        "DEPLOY_TOKEN is set (23 characters); DEPLOY_TARGET=staging\n"
+    );
+}

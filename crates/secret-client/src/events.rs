@@ -22,13 +22,32 @@ const LAST_RETRY: Duration = Duration::from_secs(30);
 #[derive(Default)]
 pub(crate) struct Subscription {
     connected: Arc<AtomicBool>,
+    /// Whether the first read has waited for the stream already.
+    settled: AtomicBool,
     /// Set once the task runs; dropping it (with the client) stops the task.
     stop: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+/// How long the first cached read waits for the change stream to connect.
+const FIRST_CONNECT_WAIT: Duration = Duration::from_millis(500);
+
 impl Subscription {
     pub(crate) fn is_connected(&self) -> bool {
         self.connected.load(Ordering::Acquire)
+    }
+
+    /// Before the stream has ever connected, waits a moment for it: a value cached before
+    /// it connects is dropped when it does (changes may have been missed until then), so
+    /// the first read would be cached for nothing.
+    pub(crate) async fn settle(&self) {
+        if self.settled.load(Ordering::Acquire) {
+            return;
+        }
+        let start = std::time::Instant::now();
+        while !self.is_connected() && start.elapsed() < FIRST_CONNECT_WAIT {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.settled.store(true, Ordering::Release);
     }
 }
 

@@ -116,6 +116,10 @@ impl SecretClient {
     /// fresh copy, else `GET /api/secrets/{id}/value` (an audited read on the server).
     pub async fn get_value(&self, id: &SecretId) -> Result<ValueResponse, ClientError> {
         events::ensure_started(&self.inner);
+        let settings = self.inner.cache.settings();
+        if settings.enabled && settings.invalidation {
+            self.inner.events.settle().await;
+        }
         match self.inner.cache.lookup(id.as_str()) {
             Lookup::Fresh { value, refresh } => {
                 if refresh {

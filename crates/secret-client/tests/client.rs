@@ -315,6 +315,9 @@ async fn a_value_past_its_ttl_is_served_while_the_server_is_down_and_only_then()
             .await
             .as_str(),
     );
+    // The creations' change events (the feed brings them within its poll interval) would
+    // drop what is cached before they arrive.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut config = ClientConfig::new(&s.base).unwrap().cache(CacheSettings {
         ttl: Duration::from_millis(200),
         stale_if_error: Duration::from_secs(60),

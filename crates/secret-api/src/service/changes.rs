@@ -132,6 +132,9 @@ async fn run(weak: Weak<Inner>, db: Database, mut stopped: oneshot::Receiver<()>
         match next {
             Ok(event) => {
                 retry = FIRST_RETRY;
+                // Applied first: a subscriber that waited for the feed to be connected
+                // must not hear the resynchronisation of a connection older than itself.
+                service.apply(event).await;
                 service.inner.follower.update(|s| {
                     if !s.connected {
                         tracing::info!("change feed connected");
@@ -140,7 +143,6 @@ async fn run(weak: Weak<Inner>, db: Database, mut stopped: oneshot::Receiver<()>
                     s.down_since = None;
                     s.last_error = None;
                 });
-                service.apply(event).await;
             }
             Err(err) => {
                 let now = service.now();
