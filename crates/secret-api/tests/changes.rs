@@ -355,3 +355,68 @@ async fn a_service_that_does_not_follow_changes_says_so() {
     connected(&t.service).await;
     assert!(t.service.change_feed_status().following);
 }
+
+/// A reader that does not follow the feed, caching for 2 s with refresh-ahead at
+/// `percent` %, caches a value that another process then changes; it is read once after
+/// 1.1 s. Returns whether the reader served the new value before the 2 s TTL was up (with
+/// refresh-ahead, that read reloaded the entry in the background).
+async fn new_value_before_the_ttl(percent: u8) -> bool {
+    const TTL: Duration = Duration::from_secs(2);
+    let t = TestService::new().await;
+    let material = secret_api::MasterKeyMaterial::parse(&t.master_key).unwrap();
+    let reader = SecretService::open_with(
+        t.db.connect().await,
+        &material,
+        Arc::new(SystemClock),
+        CacheConfig {
+            ttl: TTL,
+            refresh_ahead_percent: percent,
+            follow_changes: false,
+            ..CacheConfig::default()
+        },
+    )
+    .await
+    .unwrap();
+    let id = org_secret(&t, "REFRESHED", "sk-refresh-first-01").await;
+    let cached_at = Instant::now();
+    assert_eq!(
+        value_of(&reader, &id, &ctx()).await.unwrap(),
+        "sk-refresh-first-01"
+    );
+    t.service
+        .update_secret_value(
+            &id,
+            UpdateValueParams {
+                value: api_key("sk-refresh-second-2"),
+                change_reason: None,
+                expected_version: None,
+            },
+            &ctx(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1100).saturating_sub(cached_at.elapsed())).await;
+    // Past the refresh point: served from the cache (and, with refresh-ahead, reloaded
+    // behind the read).
+    assert_eq!(
+        value_of(&reader, &id, &ctx()).await.unwrap(),
+        "sk-refresh-first-01"
+    );
+    while cached_at.elapsed() < TTL - Duration::from_millis(200) {
+        if value_of(&reader, &id, &ctx()).await.unwrap() == "sk-refresh-second-2" {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refresh_ahead_reloads_an_entry_read_late_in_its_ttl_in_the_background() {
+    assert!(
+        new_value_before_the_ttl(50).await,
+        "refresh-ahead did not reload"
+    );
+    // Without it, the entry is served as it was until its TTL ends.
+    assert!(!new_value_before_the_ttl(0).await);
+}
