@@ -179,12 +179,17 @@ fn parse_value(text: &str, secret_type: SecretType, what: &str) -> Result<Secret
     let trimmed = trimmed.strip_suffix('\r').unwrap_or(trimmed);
     if trimmed.trim_start().starts_with('{') {
         let mut v: Value = serde_json::from_str(trimmed)
-            .map_err(|e| anyhow!("{what}: the value is not JSON: {}", e.classify_name()))?;
+            .map_err(|e| anyhow!("{what}: the value is not JSON: {}", json_error_kind(&e)))?;
         if v.get("type").is_none() {
             v["type"] = json!(wire(&secret_type));
         }
-        return serde_json::from_value(v)
-            .map_err(|e| anyhow!("{what}: not a {} value: {}", wire(&secret_type), redact(&e)));
+        return serde_json::from_value(v).map_err(|e| {
+            anyhow!(
+                "{what}: not a {} value: {}",
+                wire(&secret_type),
+                json_error_kind(&e)
+            )
+        });
     }
     let v = match secret_type {
         SecretType::ApiKey => json!({"type": "API_KEY", "key": trimmed}),
@@ -194,30 +199,16 @@ fn parse_value(text: &str, secret_type: SecretType, what: &str) -> Result<Secret
             wire(&other)
         ),
     };
-    serde_json::from_value(v).map_err(|e| anyhow!("{what}: {}", redact(&e)))
+    serde_json::from_value(v).map_err(|e| anyhow!("{what}: {}", json_error_kind(&e)))
 }
 
-/// A deserialization error without the input it quotes.
-fn redact(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
-    msg.split(" at line ")
-        .next()
-        .unwrap_or("invalid value")
-        .to_owned()
-}
-
-trait Classify {
-    fn classify_name(&self) -> &'static str;
-}
-
-impl Classify for serde_json::Error {
-    fn classify_name(&self) -> &'static str {
-        match self.classify() {
-            serde_json::error::Category::Io => "unreadable",
-            serde_json::error::Category::Syntax => "syntax error",
-            serde_json::error::Category::Data => "wrong shape",
-            serde_json::error::Category::Eof => "cut short",
-        }
+/// What kind of JSON error `e` is (without the input it quotes).
+fn json_error_kind(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "wrong shape",
+        serde_json::error::Category::Eof => "cut short",
     }
 }
 
@@ -354,18 +345,22 @@ pub(crate) async fn import(
             let request: ImportEnvRequest = serde_json::from_value(json!({
                 "content": text.as_str(), "targetScope": scope, "organizationId": org,
                 "overwrite": args.overwrite, "dryRun": args.dry_run}))
-            .map_err(|e| anyhow!("--scope: {}", redact(&e)))?;
+            .map_err(|e| anyhow!("--scope: {}", json_error_kind(&e)))?;
             client.import_env(&request).await?
         }
         "json" => {
             let doc: Value = serde_json::from_str(&text).map_err(|e| {
-                anyhow!("{}: not JSON ({})", args.file.display(), e.classify_name())
+                anyhow!(
+                    "{}: not JSON ({})",
+                    args.file.display(),
+                    json_error_kind(&e)
+                )
             })?;
             let secrets = doc.get("secrets").cloned().unwrap_or(doc);
             let request: ImportJsonRequest = serde_json::from_value(json!({
                 "secrets": secrets, "targetScope": scope, "organizationId": org,
                 "overwrite": args.overwrite, "dryRun": args.dry_run}))
-            .map_err(|e| anyhow!("{}: {}", args.file.display(), redact(&e)))?;
+            .map_err(|e| anyhow!("{}: {}", args.file.display(), json_error_kind(&e)))?;
             client.import_json(&request).await?
         }
         other => bail!("--format: env or json, not '{other}'"),

@@ -73,6 +73,27 @@ where
     }
 }
 
+/// How long until a value read of `id` with `token` answers `status` on each of `bases`.
+async fn answers(
+    what: &str,
+    bases: &[String],
+    token: &str,
+    id: &str,
+    status: u16,
+) -> Vec<Duration> {
+    let mut delays = Vec::new();
+    for base in bases {
+        delays.push(
+            until(what, base, |b| {
+                let (token, id) = (token.to_string(), id.to_string());
+                async move { value(&b, &token, &id).await.0 == status }
+            })
+            .await,
+        );
+    }
+    delays
+}
+
 /// An AUTOMATIC secret whose rotation (random handler) has been due for ten days, written
 /// by a service whose clock is 40 days behind; returns its id.
 async fn overdue_secret(server: &Server) -> String {
@@ -232,13 +253,7 @@ async fn replicas_and_schedulers_on_one_database_never_serve_what_another_change
     )
     .await;
     assert_eq!(code, 201, "{grant}");
-    for base in &bases {
-        until("the grant is honoured", base, |b| {
-            let (member, id) = (member.clone(), id.clone());
-            async move { value(&b, &member, &id).await.0 == 200 }
-        })
-        .await;
-    }
+    answers("the grant is honoured", &bases, &member, &id, 200).await;
     let grant = grant["id"].as_str().unwrap();
     let last = bases.len() - 1;
     let (code, _, _) = call(
@@ -249,15 +264,16 @@ async fn replicas_and_schedulers_on_one_database_never_serve_what_another_change
     )
     .await;
     assert!((200..300).contains(&code));
-    for base in &bases[..last] {
-        delays.push(
-            until("the revocation is enforced", base, |b| {
-                let (member, id) = (member.clone(), id.clone());
-                async move { value(&b, &member, &id).await.0 == 403 }
-            })
-            .await,
-        );
-    }
+    delays.extend(
+        answers(
+            "the revocation is enforced",
+            &bases[..last],
+            &member,
+            &id,
+            403,
+        )
+        .await,
+    );
 
     // Killing a server in the middle of its writes loses none it acknowledged.
     let acknowledged = Arc::new(AtomicI64::new(0));
@@ -331,15 +347,7 @@ async fn replicas_and_schedulers_on_one_database_never_serve_what_another_change
     )
     .await;
     assert!((200..300).contains(&code));
-    for base in &bases[..last] {
-        delays.push(
-            until("the deletion is enforced", base, |b| {
-                let (admin, id) = (admin.clone(), id.clone());
-                async move { value(&b, &admin, &id).await.0 == 404 }
-            })
-            .await,
-        );
-    }
+    delays.extend(answers("the deletion is enforced", &bases[..last], &admin, &id, 404).await);
 
     delays.sort();
     eprintln!(
