@@ -137,6 +137,35 @@ pub enum RawConn {
 }
 
 impl RawConn {
+    /// A raw connection to the database `url` names (PostgreSQL or SQLite).
+    pub async fn connect(url: &str) -> RawConn {
+        if url.starts_with("postgres") {
+            RawConn::Pg(sqlx::PgConnection::connect(url).await.expect("raw pg"))
+        } else {
+            RawConn::Sqlite(
+                sqlx::SqliteConnection::connect(url)
+                    .await
+                    .expect("raw sqlite"),
+            )
+        }
+    }
+
+    /// The first column of every row, as text (no binds).
+    pub async fn texts(&mut self, sql: &str) -> Vec<String> {
+        use sqlx::Row;
+        let sql = || sqlx::AssertSqlSafe(sql.to_string());
+        match self {
+            RawConn::Pg(c) => (sqlx::query(sql()).fetch_all(&mut *c).await.expect("texts"))
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+            RawConn::Sqlite(c) => (sqlx::query(sql()).fetch_all(&mut *c).await.expect("texts"))
+                .iter()
+                .map(|r| r.get(0))
+                .collect(),
+        }
+    }
+
     /// Runs a statement with `$1`-style placeholders (rewritten to `?` for SQLite) and
     /// returns the rows affected.
     pub async fn exec(&mut self, sql: &str, binds: &[RawValue]) -> u64 {

@@ -153,8 +153,19 @@ impl ServerProcess {
     /// again on the same data directory and database, with the same settings; it listens
     /// on a new port (`base` follows).
     pub fn kill_and_restart(&mut self) {
-        self.child.kill().unwrap();
+        self.kill();
+        self.restart();
+    }
+
+    /// Kills the server with SIGKILL and waits for it to be gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
         self.child.wait().unwrap();
+    }
+
+    /// Starts the (killed) server again on the same data directory and database, with the
+    /// same settings, on a new port (`base` follows).
+    pub fn restart(&mut self) {
         let pg_url = self
             .db_url
             .starts_with("postgres")

@@ -200,10 +200,15 @@ async fn server_errors_are_retried_and_client_errors_are_not() {
 
 #[tokio::test]
 async fn an_unreachable_receiver_fails_after_every_attempt() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A receiver that closes every connection before answering. (A port bound and freed
+    // again could be taken by another test's server before the notifier connects.)
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            drop(conn);
+        }
+    });
     let notifier =
         WebhookNotifier::new(&format!("http://127.0.0.1:{port}/"), KEY.to_vec(), fast()).unwrap();
     let err = notifier.notify(&notification()).await.unwrap_err();
