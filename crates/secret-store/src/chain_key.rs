@@ -124,7 +124,8 @@ impl AuditChainKey {
     }
 
     /// A loaded key with this id, if this process holds one.
-    fn loaded(key_id: &str) -> Option<Self> {
+    /// The key `key_id`, while this process holds it.
+    pub(crate) fn loaded(key_id: &str) -> Option<Self> {
         let loaded = LOADED.lock().unwrap_or_else(|e| e.into_inner());
         loaded
             .get(key_id)?

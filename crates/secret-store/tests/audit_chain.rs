@@ -417,3 +417,22 @@ async fn verification_with_an_unloaded_key_or_an_uninitialised_database_cannot_c
         Err(ChainKeyError::NotLoaded)
     ));
 }
+
+#[tokio::test]
+async fn writers_that_remember_the_head_stay_on_one_chain_when_another_moves_it() {
+    // Two stores over one database stand for two processes: each remembers where its own
+    // last batch left the head, and the other moves it in between.
+    let (t, db, _material, keys, first) = installation(2).await;
+    let second = AuditStore::new(db.clone());
+    append(&second, 3, 4).await;
+    append(&first, 5, 5).await;
+    append(&first, 6, 8).await;
+    append(&second, 9, 9).await;
+    assert_eq!(verify(&first, &keys.audit_chain_key(), None).await, Ok(9));
+    assert_eq!(t.int("SELECT COUNT(*) FROM secret_audit_logs").await, 9);
+    let seqs = first.scan(0, 100).await.unwrap();
+    assert_eq!(
+        seqs.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=9).collect::<Vec<_>>()
+    );
+}
