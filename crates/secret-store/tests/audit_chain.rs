@@ -428,7 +428,7 @@ async fn writers_that_remember_the_head_stay_on_one_chain_when_another_moves_it(
     append(&first, 5, 5).await;
     append(&first, 6, 8).await;
     append(&second, 9, 9).await;
-    assert_eq!(verify(&first, &keys.audit_chain_key(), None).await, Ok(9));
+    assert_eq!(verify(&first, keys.audit_chain_key(), None).await, Ok(9));
     assert_eq!(t.int("SELECT COUNT(*) FROM secret_audit_logs").await, 9);
     let seqs = first.scan(0, 100).await.unwrap();
     assert_eq!(
