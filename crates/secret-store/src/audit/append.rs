@@ -197,12 +197,13 @@ async fn append<C: ConnectionTrait>(
             None => {
                 let (from, key) = lock_head(conn).await?;
                 let (rows, to) = link(&from, &key, entries);
-                head::Entity::update_many()
-                    .col_expr(head::Column::Seq, Expr::value(to.seq))
-                    .col_expr(head::Column::Hash, Expr::value(to.hash.clone()))
-                    .filter(head::Column::Id.eq(HEAD_ID))
-                    .exec(conn)
-                    .await?;
+                // The head is locked: it is still where it was read.
+                if !move_known_head(conn, &from, &to).await? {
+                    return Err(StoreError::corrupt(
+                        "audit_chain_head",
+                        "the locked head moved",
+                    ));
+                }
                 (rows, to)
             }
         };
