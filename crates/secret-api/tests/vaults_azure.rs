@@ -163,3 +163,13 @@ async fn an_unusable_certificate_file_is_one_fixed_error_and_a_foreign_certifica
     r.expect(502, "VAULT_CONNECTION_FAILED");
     assert!(r.text.contains("Entra ID refused"), "{}", r.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_follows_the_secret_into_key_vaults_exp_attribute() {
+    external::the_expiry_follows_the_secret_into_the_vault(
+        &AzureStandIn::shared(),
+        |azure, object| azure.expiry(object),
+        false,
+    )
+    .await;
+}

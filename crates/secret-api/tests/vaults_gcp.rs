@@ -70,3 +70,21 @@ async fn google_writes_interrupted_between_the_vault_and_the_database_are_reconc
     )
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_expiry_follows_the_secret_into_a_google_annotation() {
+    external::the_expiry_follows_the_secret_into_the_vault(
+        &GcpStandIn::shared(),
+        |gcp, object| {
+            gcp.annotations(object)
+                .get(secret_store::GCP_EXPIRY_ANNOTATION)
+                .map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .expect("an RFC 3339 annotation")
+                        .timestamp()
+                })
+        },
+        true,
+    )
+    .await;
+}

@@ -22,8 +22,6 @@ pub mod vaults;
 pub use audit::{AccessCount, AuditFilter, AuditStore, ChainHead, NewUsage, UsageSummary};
 #[cfg(feature = "aws-secrets-manager")]
 pub use backend::AwsSecretsManagerBackend;
-#[cfg(feature = "gcp-secret-manager")]
-pub use backend::GcpSecretManagerBackend;
 #[cfg(feature = "hashicorp-vault")]
 pub use backend::HashicorpVaultBackend;
 #[cfg(feature = "azure-key-vault")]
@@ -31,6 +29,8 @@ pub use backend::{AzureKeyVaultBackend, MAX_AZURE_VALUE_BYTES};
 pub use backend::{
     BackendHealth, BackendRegistry, LocalEncryptedBackend, StorageBackend, StoredValue, ValueTarget,
 };
+#[cfg(feature = "gcp-secret-manager")]
+pub use backend::{GCP_EXPIRY_ANNOTATION, GcpSecretManagerBackend};
 pub use chain_key::{AuditChainKey, ChainKeyError};
 pub use changes::{Change, ChangeFeed, FeedEvent, Published};
 pub use db::{Database, DbConfig, DbKind};

@@ -199,7 +199,11 @@ impl SecretService {
         }
         .await;
         match promoted {
-            Ok(meta) => Ok((meta, version)),
+            Ok(meta) => {
+                self.mirror_expiry(&meta, Some(&stored), current.expires_at)
+                    .await;
+                Ok((meta, version))
+            }
             Err(err) => {
                 self.abandon_write(id, version, Some(stored), backend.as_ref())
                     .await;

@@ -111,6 +111,7 @@ impl SecretService {
             };
             backend.store_value(target, &checked.value, None).await?
         };
+        let current = external.then(|| stored.clone());
         let created = match self.insert_created(&new, stored, external, ctx).await {
             Ok(created) => created,
             Err(err) => {
@@ -121,6 +122,9 @@ impl SecretService {
             }
         };
         tracing::info!(secret_id = %id, scope = %new.scope, secret_type = %new.secret_type, "secret created");
+        if let Some(current) = &current {
+            self.mirror_expiry(&created, Some(current), None).await;
+        }
         Ok(created)
     }
 

@@ -39,6 +39,7 @@ mod check;
 mod commit;
 mod create;
 mod deletion;
+mod expiry;
 mod grants;
 mod jobs;
 mod keys;

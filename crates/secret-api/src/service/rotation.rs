@@ -219,6 +219,7 @@ impl SecretService {
                 reason: "the pending version does not match".to_string(),
             });
         }
+        let current_expiry = current.expires_at;
         let next = NextVersion {
             current: &current,
             checked,
@@ -254,6 +255,10 @@ impl SecretService {
         let change = Change::secret(&*meta.id, Some(version), ChangeKind::Updated);
         self.commit_with(tx, &[change]).await?;
         tracing::info!(secret_id = %meta.id, version, handler, "secret rotated automatically");
+        if staged.external {
+            self.mirror_expiry(&rotated, Some(&staged.stored), current_expiry)
+                .await;
+        }
         Ok(())
     }
 

@@ -116,6 +116,7 @@ impl SecretService {
             ChangeKind::Updated,
         );
         self.commit_with(tx, &[change]).await?;
+        self.mirror_expiry(&updated, None, before.expires_at).await;
         Ok(updated)
     }
 

@@ -457,3 +457,77 @@ pub(crate) async fn writes_interrupted_between_the_vault_and_the_database_are_re
     r.expect(200, "");
     assert_eq!(r.body["currentVersion"], 3);
 }
+
+/// How a vault shows a secret's expiry: seconds since the epoch, `None` when it shows none.
+pub(crate) type ShownExpiry<V> = fn(&V, &str) -> Option<i64>;
+
+/// The secret's expiry follows it into the vault (`shown` reads the vault's copy): set at
+/// create, moved by a metadata change, carried onto a new version, and removed when the
+/// secret's expiry is, right away when `clears` (a vault keeping it on the secret), else
+/// from the next version on (a vault keeping it per version that cannot unset it). The
+/// value stays readable throughout.
+pub(crate) async fn the_expiry_follows_the_secret_into_the_vault<V: ExternalVault>(
+    vault: &V,
+    shown: ShownExpiry<V>,
+    clears: bool,
+) {
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let (vault_id, prefix) = configure(&s, vault, 5).await;
+    let at = |days: i64| {
+        let t = Utc::now() + Duration::days(days);
+        (t.timestamp(), t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+    };
+    let (t1, t1_text) = at(10);
+    let mut body = api_key_body("EXPIRY_MIRRORED", V1);
+    body["vaultId"] = json!(vault_id);
+    body["expiresAt"] = json!(t1_text);
+    let r = s
+        .call(Method::POST, "/api/secrets", &admin, Some(body))
+        .await;
+    r.expect(201, "");
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let object = vault.object(&prefix, &id);
+    assert_eq!(shown(vault, &object), Some(t1), "expiry after create");
+
+    let (t2, t2_text) = at(20);
+    let put = |path: String, body: Value| {
+        let (s, admin) = (&s, &admin);
+        async move { s.call(Method::PUT, &path, admin, Some(body)).await }
+    };
+    put(format!("/api/secrets/{id}"), json!({"expiresAt": t2_text}))
+        .await
+        .expect(200, "");
+    assert_eq!(shown(vault, &object), Some(t2), "expiry after a change");
+    put(
+        format!("/api/secrets/{id}/value"),
+        json!({"value": {"type": "API_KEY", "key": V2}}),
+    )
+    .await
+    .expect(200, "");
+    assert_eq!(shown(vault, &object), Some(t2), "expiry on a new version");
+    assert_eq!(vault.current(&object).await.unwrap()["key"], V2);
+
+    let r = put(format!("/api/secrets/{id}"), json!({"expiresAt": null})).await;
+    r.expect(200, "");
+    assert_eq!(r.body["expiresAt"], Value::Null);
+    if clears {
+        assert_eq!(shown(vault, &object), None, "expiry removed");
+    } else {
+        assert_eq!(
+            shown(vault, &object),
+            Some(t2),
+            "kept until the next version"
+        );
+    }
+    put(
+        format!("/api/secrets/{id}/value"),
+        json!({"value": {"type": "API_KEY", "key": V1}}),
+    )
+    .await
+    .expect(200, "");
+    assert_eq!(shown(vault, &object), None, "no expiry on the next version");
+    let r = s.get(&format!("/api/secrets/{id}/value"), &admin).await;
+    r.expect(200, "");
+    assert_eq!(r.body["value"]["key"], V1);
+}

@@ -533,3 +533,39 @@ async fn a_copy_left_in_the_target_is_never_overwritten_or_removed() {
     let meta = s.get(&format!("/api/secrets/{id}"), &token).await;
     assert_eq!(meta.body["vaultId"], "local");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_migrated_to_key_vault_takes_its_expiry_along() {
+    let s = spawn().await;
+    let azure = secret_store::testing::azure::AzureStandIn::shared();
+    let prefix = format!("m{}-", &uuid::Uuid::now_v7().simple().to_string()[..12]);
+    let vault = configure(&s, "AZURE_KEY_VAULT", azure.config_json(&prefix, 10)).await;
+    let expires = Utc::now() + chrono::Duration::days(9);
+    let r = s
+        .call(
+            Method::POST,
+            "/api/secrets",
+            &s.token(&root()),
+            Some(
+                json!({"name": "m-expiring", "type": "API_KEY", "scope": "GLOBAL",
+                "value": {"type": "API_KEY", "key": "sk-mig-CANARY-0123456789"},
+                "expiresAt": expires.format("%Y-%m-%dT%H:%M:%SZ").to_string()}),
+            ),
+        )
+        .await;
+    r.expect(201, "");
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let (_, values) = history(&s, &id).await;
+    leg(
+        &s,
+        "local",
+        &vault,
+        &BTreeMap::from([(id.clone(), values)]),
+        false,
+    )
+    .await;
+    assert_eq!(
+        azure.expiry(&format!("{prefix}{id}")),
+        Some(expires.timestamp())
+    );
+}

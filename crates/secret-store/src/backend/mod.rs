@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use secret_core::{SecretError, SecretValue, StorageBackendKind};
 
 use crate::error::StoreResult;
@@ -34,7 +35,7 @@ pub use azure::trust_test_ca;
 #[cfg(feature = "azure-key-vault")]
 pub use azure::{AzureKeyVaultBackend, MAX_AZURE_VALUE_BYTES};
 #[cfg(feature = "gcp-secret-manager")]
-pub use gcp::GcpSecretManagerBackend;
+pub use gcp::{GCP_EXPIRY_ANNOTATION, GcpSecretManagerBackend};
 pub use registry::BackendRegistry;
 #[cfg(feature = "hashicorp-vault")]
 pub use vault::HashicorpVaultBackend;
@@ -144,6 +145,20 @@ pub trait StorageBackend: Send + Sync + std::fmt::Debug {
 
     /// Removes some versions of a secret (retention, or a write that never became visible).
     async fn remove_versions(&self, _secret_id: &str, _stored: &[StoredValue]) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Mirrors the secret's expiry (`None`: it has none) into the vault, where the vault
+    /// has a place for it, for those who look at the vault directly; `current` is where
+    /// the current version lives. The service's own record decides expiry: a vault's copy
+    /// only informs (Key Vault does not refuse reads past `exp`). Backends without such a
+    /// place do nothing.
+    async fn set_expiry(
+        &self,
+        _secret_id: &str,
+        _current: &StoredValue,
+        _expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
         Ok(())
     }
 }

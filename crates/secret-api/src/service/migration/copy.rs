@@ -120,11 +120,21 @@ impl SecretService {
                 return Err(err);
             }
         };
+        let current = copied
+            .iter()
+            .find(|(v, _)| *v == meta.current_version)
+            .map(|(_, s)| s.clone());
         let moved = self.commit_move(&meta, copied, &dropped, ends).await;
         match moved {
-            Ok(true) => Ok(Attempt::Moved(
-                copy.into_iter().chain(dropped).map(|v| v.stored).collect(),
-            )),
+            Ok(true) => {
+                if let (Some(current), Some(_)) = (&current, meta.expires_at) {
+                    self.mirror_expiry_to(ends.target.as_ref(), &meta, current)
+                        .await;
+                }
+                Ok(Attempt::Moved(
+                    copy.into_iter().chain(dropped).map(|v| v.stored).collect(),
+                ))
+            }
             Ok(false) => {
                 self.remove_target_copy(id, ends).await;
                 Ok(Attempt::Changed)

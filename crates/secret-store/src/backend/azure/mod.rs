@@ -19,17 +19,24 @@
 //! and purges it; a vault with purge protection refuses the purge, which is reported as
 //! such. Deletion and recovery complete in the background in Key Vault; the backend waits
 //! for them (within the configuration's time limit) before the next step.
+//!
+//! The secret's expiry is mirrored into the current version's `exp` attribute after each
+//! write and expiry change. Key Vault treats `exp` as information for reads ("About Azure
+//! Key Vault secrets", date-time controlled operations: a get of an expired secret still
+//! answers), so the mirror cannot lock a value away; our database decides expiry.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use azure_core::http::RequestContent;
+use azure_core::time::OffsetDateTime;
 use azure_security_keyvault_secrets::SecretClient;
 use azure_security_keyvault_secrets::models::{
     SecretAttributes, SecretClientGetSecretOptions, SecretClientUpdateSecretPropertiesOptions,
     SetSecretParameters, UpdateSecretPropertiesParameters,
 };
+use chrono::{DateTime, Utc};
 use secret_core::vault::AzureKeyVaultConfig;
 use secret_core::{SecretError, SecretValue, StorageBackendKind};
 use zeroize::Zeroizing;
@@ -178,12 +185,16 @@ impl AzureKeyVaultBackend {
         Ok(true)
     }
 
-    async fn set_enabled(&self, name: &str, version: &str, enabled: bool) -> StoreResult<()> {
+    /// Changes the attributes of one version (`what` names the change for the error).
+    async fn update_attributes(
+        &self,
+        name: &str,
+        version: &str,
+        attributes: SecretAttributes,
+        what: &str,
+    ) -> StoreResult<()> {
         let params = UpdateSecretPropertiesParameters {
-            secret_attributes: Some(SecretAttributes {
-                enabled: Some(enabled),
-                ..SecretAttributes::default()
-            }),
+            secret_attributes: Some(attributes),
             ..UpdateSecretPropertiesParameters::default()
         };
         let body: RequestContent<UpdateSecretPropertiesParameters> = params
@@ -199,10 +210,19 @@ impl AzureKeyVaultBackend {
             .await
         {
             Ok(_) => Ok(()),
-            // Gone already: nothing to disable.
+            // Gone already: nothing to change.
             Err(e) if matches!(status_of(&e), Some((404, _))) => Ok(()),
-            Err(e) => Err(self.fail("disable a version")(e)),
+            Err(e) => Err(self.fail(what)(e)),
         }
+    }
+
+    async fn set_enabled(&self, name: &str, version: &str, enabled: bool) -> StoreResult<()> {
+        let attributes = SecretAttributes {
+            enabled: Some(enabled),
+            ..SecretAttributes::default()
+        };
+        self.update_attributes(name, version, attributes, "disable a version")
+            .await
     }
 }
 
@@ -415,5 +435,28 @@ impl StorageBackend for AzureKeyVaultBackend {
             self.set_enabled(&name, version, false).await?;
         }
         Ok(())
+    }
+
+    async fn set_expiry(
+        &self,
+        _secret_id: &str,
+        current: &StoredValue,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        // The SDK leaves an empty `exp` out of the request, so an expiry once set cannot be
+        // taken off a version: a removed expiry stays on the current version's `exp` until
+        // the next version, which is written without one.
+        let Some(at) = expires_at else {
+            return Ok(());
+        };
+        let (name, version) = Self::version_of(current)?;
+        let expires = OffsetDateTime::from_unix_timestamp(at.timestamp())
+            .map_err(|_| SecretError::validation("expiresAt", "is outside Key Vault's range"))?;
+        let attributes = SecretAttributes {
+            expires: Some(expires),
+            ..SecretAttributes::default()
+        };
+        self.update_attributes(name, version, attributes, "set a version's expiry")
+            .await
     }
 }

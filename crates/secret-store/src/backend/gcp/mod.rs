@@ -16,17 +16,25 @@
 //! concurrency: a version changed in between is read again and the change tried once more). Each call has the configuration's time limit; unavailable,
 //! throttled (RESOURCE_EXHAUSTED) and, for calls that can be repeated safely, timed-out
 //! calls are retried twice with backoff.
+//!
+//! The secret's expiry is mirrored into the annotation `secret-manager-expires-at` (RFC
+//! 3339) after each write and expiry change, with the secret's etag. It is deliberately not
+//! Secret Manager's `expire_time`: reaching that deletes the secret and every version for
+//! good ("Create secrets with expiration dates"), while our expired secrets are kept and can
+//! be given a new value (§8.1), so mapping one onto the other would turn an expiry into
+//! data loss.
 
 use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
 use gcloud_sdk::google::cloud::secretmanager::v1::secret_manager_service_client::SecretManagerServiceClient;
 use gcloud_sdk::google::cloud::secretmanager::v1::{
     AccessSecretVersionRequest, AddSecretVersionRequest, CreateSecretRequest, DeleteSecretRequest,
     DestroySecretVersionRequest, DisableSecretVersionRequest, EnableSecretVersionRequest,
-    GetSecretVersionRequest, ListSecretVersionsRequest, ListSecretsRequest, Replication, Secret,
-    replication, secret_version,
+    GetSecretRequest, GetSecretVersionRequest, ListSecretVersionsRequest, ListSecretsRequest,
+    Replication, Secret, UpdateSecretRequest, replication, secret_version,
 };
 use gcloud_sdk::proto_ext::secretmanager::SecretPayload;
 use gcloud_sdk::tonic::{Code, Status};
@@ -43,6 +51,9 @@ const ATTEMPTS: u32 = 3;
 
 /// The public endpoint.
 const ENDPOINT: &str = "https://secretmanager.googleapis.com";
+
+/// The annotation holding a secret's expiry (RFC 3339 UTC; absent when it has none).
+pub const GCP_EXPIRY_ANNOTATION: &str = "secret-manager-expires-at";
 
 type Client = SecretManagerServiceClient<GoogleAuthMiddleware>;
 
@@ -529,5 +540,57 @@ impl StorageBackend for GcpSecretManagerBackend {
 
     async fn remove_versions(&self, _secret_id: &str, stored: &[StoredValue]) -> StoreResult<()> {
         self.transition(stored, Transition::Destroy).await
+    }
+
+    async fn set_expiry(
+        &self,
+        secret_id: &str,
+        _current: &StoredValue,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        let name = self.secret_name(secret_id);
+        let want = expires_at.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let secret = self
+                .call(true, |mut c| {
+                    let req = GetSecretRequest { name: name.clone() };
+                    async move { c.get_secret(req).await }
+                })
+                .await
+                .map_err(self.fail("read a secret"))?;
+            let mut annotations = secret.annotations;
+            if annotations.get(GCP_EXPIRY_ANNOTATION) == want.as_ref() {
+                return Ok(());
+            }
+            match &want {
+                Some(at) => annotations.insert(GCP_EXPIRY_ANNOTATION.to_string(), at.clone()),
+                None => annotations.remove(GCP_EXPIRY_ANNOTATION),
+            };
+            // The etag just read: a secret changed in between (ABORTED) is read again and
+            // the change tried once more.
+            let updated = self
+                .call(true, |mut c| {
+                    let req = UpdateSecretRequest {
+                        secret: Some(Secret {
+                            name: name.clone(),
+                            annotations: annotations.clone(),
+                            etag: secret.etag.clone(),
+                            ..Secret::default()
+                        }),
+                        update_mask: Some(gcloud_sdk::prost_types::FieldMask {
+                            paths: vec!["annotations".to_string()],
+                        }),
+                    };
+                    async move { c.update_secret(req).await }
+                })
+                .await;
+            match updated {
+                Ok(_) => return Ok(()),
+                Err(s) if s.code() == Code::Aborted && tries < 2 => continue,
+                Err(s) => return Err(self.fail("set a secret's expiry annotation")(s)),
+            }
+        }
     }
 }

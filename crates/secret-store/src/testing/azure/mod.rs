@@ -290,6 +290,15 @@ impl AzureStandIn {
             .unwrap_or_default()
     }
 
+    /// The `exp` attribute (seconds since the epoch) of `name`'s newest version.
+    pub fn expiry(&self, name: &str) -> Option<i64> {
+        let secrets = self.state.secrets.lock().unwrap_or_else(|p| p.into_inner());
+        secrets
+            .get(&name.to_ascii_lowercase())
+            .and_then(|s| s.versions.last())
+            .and_then(|v| v.exp)
+    }
+
     /// Writes a new version of `name` directly, as another client of the vault would.
     pub fn write_outside(&self, name: &str, value: &Value) {
         let r = self.state.set(name, &json!({"value": value.to_string()}));

@@ -15,6 +15,11 @@ pub(super) struct Version {
     pub(super) content_type: Option<String>,
     pub(super) tags: BTreeMap<String, String>,
     pub(super) enabled: bool,
+    /// `exp` and `nbf` (seconds since the epoch). Key Vault keeps them and answers reads
+    /// outside them all the same ("About Azure Key Vault secrets": date-time controlled
+    /// operations), so the stand-in does too.
+    pub(super) exp: Option<i64>,
+    pub(super) nbf: Option<i64>,
     pub(super) created: i64,
     pub(super) updated: i64,
 }
@@ -89,8 +94,15 @@ impl State {
     }
 
     pub(super) fn attributes(v: &Version) -> Value {
-        json!({"enabled": v.enabled, "created": v.created, "updated": v.updated,
-               "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90})
+        let mut a = json!({"enabled": v.enabled, "created": v.created, "updated": v.updated,
+               "recoveryLevel": "Recoverable+Purgeable", "recoverableDays": 90});
+        if let Some(exp) = v.exp {
+            a["exp"] = json!(exp);
+        }
+        if let Some(nbf) = v.nbf {
+            a["nbf"] = json!(nbf);
+        }
+        a
     }
 
     pub(super) fn bundle(&self, s: &Secret, v: &Version, with_value: bool) -> Value {
@@ -191,6 +203,8 @@ impl State {
             content_type: body["contentType"].as_str().map(str::to_string),
             tags,
             enabled: body["attributes"]["enabled"].as_bool().unwrap_or(true),
+            exp: body["attributes"]["exp"].as_i64(),
+            nbf: body["attributes"]["nbf"].as_i64(),
             created: t,
             updated: t,
         };
@@ -258,6 +272,12 @@ impl State {
         let v = &mut s.versions[index];
         if let Some(enabled) = body["attributes"]["enabled"].as_bool() {
             v.enabled = enabled;
+        }
+        if let Some(exp) = body["attributes"]["exp"].as_i64() {
+            v.exp = Some(exp);
+        }
+        if let Some(nbf) = body["attributes"]["nbf"].as_i64() {
+            v.nbf = Some(nbf);
         }
         if let Some(ct) = body["contentType"].as_str() {
             v.content_type = Some(ct.to_string());

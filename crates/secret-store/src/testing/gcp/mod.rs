@@ -10,7 +10,11 @@
 //!   self-signed JWT a service-account key makes (header `kid` the key id, claim `iss` the
 //!   client email) and answers UNAUTHENTICATED otherwise (it does not check the signature);
 //! - CreateSecret: ids of 1-255 letters, digits, `_`, `-`; replication required; labels of
-//!   lower-case keys and values of at most 63 characters; ALREADY_EXISTS for a taken id;
+//!   lower-case keys and values of at most 63 characters; annotations (keys of 1-63
+//!   characters, letters or digits at both ends; under 16 KiB in all); ALREADY_EXISTS for a
+//!   taken id;
+//! - GetSecret; UpdateSecret of labels and annotations with the required update mask and
+//!   an optional etag (a stale one is ABORTED);
 //! - AddSecretVersion: payloads of at most 64 KiB; versions are numbered from 1, ENABLED;
 //! - GetSecretVersion and AccessSecretVersion by number or `latest` (the newest version);
 //!   reading a version that is not ENABLED is FAILED_PRECONDITION; NOT_FOUND otherwise;
@@ -140,6 +144,8 @@ impl Service<http::Request<tonic::body::Body>> for Server {
             }
             match method.as_str() {
                 "CreateSecret" => unary!(create_secret),
+                "GetSecret" => unary!(get_secret),
+                "UpdateSecret" => unary!(update_secret),
                 "AddSecretVersion" => unary!(add_secret_version),
                 "GetSecretVersion" => unary!(get_secret_version),
                 "AccessSecretVersion" => unary!(access_secret_version),
@@ -245,6 +251,15 @@ impl GcpStandIn {
             .unwrap_or_default()
     }
 
+    /// Secret `id`'s annotations.
+    pub fn annotations(&self, id: &str) -> HashMap<String, String> {
+        self.state
+            .secrets()
+            .get(id)
+            .map(|s| s.annotations.clone())
+            .unwrap_or_default()
+    }
+
     /// The states of secret `id`'s versions, oldest first.
     pub fn states(&self, id: &str) -> Vec<String> {
         self.state
@@ -265,6 +280,7 @@ impl GcpStandIn {
         let mut secrets = self.state.secrets();
         let s = secrets.entry(id.to_string()).or_insert_with(|| Secret {
             labels: HashMap::new(),
+            annotations: HashMap::new(),
             created: chrono::Utc::now().timestamp(),
             versions: Vec::new(),
             etag: etag.clone(),

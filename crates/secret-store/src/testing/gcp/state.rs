@@ -14,6 +14,7 @@ pub(super) struct Version {
 
 pub(super) struct Secret {
     pub(super) labels: HashMap<String, String>,
+    pub(super) annotations: HashMap<String, String>,
     pub(super) created: i64,
     pub(super) versions: Vec<Version>,
     pub(super) etag: String,
@@ -47,6 +48,22 @@ pub(super) fn valid_label(s: &str, key: bool) -> bool {
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
+/// Annotations as the `Secret` reference describes them: keys of 1-63 characters (at
+/// most 128 bytes) that begin and end with a letter or digit and hold only those, `-`, `_`
+/// and `.` between; keys and values together under 16 KiB.
+pub(super) fn valid_annotations(a: &HashMap<String, String>) -> bool {
+    let key_ok = |k: &str| {
+        let inner = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        (1..=63).contains(&k.chars().count())
+            && k.len() <= 128
+            && k.starts_with(|c: char| c.is_ascii_alphanumeric())
+            && k.ends_with(|c: char| c.is_ascii_alphanumeric())
+            && k.chars().all(inner)
+    };
+    a.keys().all(|k| key_ok(k))
+        && a.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() < 16 * 1024
+}
+
 /// Splits `projects/P/secrets/S[/versions/V]`.
 pub(super) fn split(name: &str) -> Result<(String, Option<String>), Status> {
     let parts: Vec<&str> = name.split('/').collect();
@@ -75,6 +92,7 @@ impl State {
         sm::Secret {
             name: format!("projects/{PROJECT_ID}/secrets/{id}"),
             labels: s.labels.clone(),
+            annotations: s.annotations.clone(),
             create_time: Some(timestamp(s.created)),
             etag: s.etag.clone(),
             replication: Some(sm::Replication {
@@ -121,6 +139,9 @@ impl State {
         {
             return Err(Status::invalid_argument("Labels are invalid."));
         }
+        if !valid_annotations(&secret.annotations) {
+            return Err(Status::invalid_argument("Annotations are invalid."));
+        }
         let mut secrets = self.secrets();
         if secrets.contains_key(&r.secret_id) {
             return Err(Status::already_exists(format!(
@@ -130,6 +151,7 @@ impl State {
         }
         let s = Secret {
             labels: secret.labels,
+            annotations: secret.annotations,
             created: chrono::Utc::now().timestamp(),
             versions: Vec::new(),
             etag: self.etag(),
@@ -137,6 +159,63 @@ impl State {
         let proto = Self::secret_proto(&r.secret_id, &s);
         secrets.insert(r.secret_id, s);
         Ok(Response::new(proto))
+    }
+
+    pub(super) fn get_secret(
+        &self,
+        r: Request<sm::GetSecretRequest>,
+    ) -> Result<Response<sm::Secret>, Status> {
+        let r = r.into_inner();
+        let (id, _) = split(&r.name)?;
+        let secrets = self.secrets();
+        let s = secrets
+            .get(&id)
+            .ok_or_else(|| Status::not_found(format!("Secret [{}] not found.", r.name)))?;
+        Ok(Response::new(Self::secret_proto(&id, s)))
+    }
+
+    /// UpdateSecret of the fields the stand-in keeps (`labels`, `annotations`): the mask is
+    /// required, a stale etag is ABORTED, and the secret gets a new etag.
+    pub(super) fn update_secret(
+        &self,
+        r: Request<sm::UpdateSecretRequest>,
+    ) -> Result<Response<sm::Secret>, Status> {
+        let r = r.into_inner();
+        let secret = r
+            .secret
+            .ok_or_else(|| Status::invalid_argument("Secret is required."))?;
+        let paths = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            return Err(Status::invalid_argument("update_mask is required."));
+        }
+        if let Some(p) = paths
+            .iter()
+            .find(|p| !matches!(p.as_str(), "labels" | "annotations"))
+        {
+            return Err(Status::invalid_argument(format!(
+                "The stand-in cannot update the field {p}."
+            )));
+        }
+        let (id, _) = split(&secret.name)?;
+        if !valid_annotations(&secret.annotations) {
+            return Err(Status::invalid_argument("Annotations are invalid."));
+        }
+        let etag = self.etag();
+        let mut secrets = self.secrets();
+        let s = secrets
+            .get_mut(&id)
+            .ok_or_else(|| Status::not_found(format!("Secret [{}] not found.", secret.name)))?;
+        if !secret.etag.is_empty() && secret.etag != s.etag {
+            return Err(Status::aborted("The etag does not match the current etag."));
+        }
+        for p in &paths {
+            match p.as_str() {
+                "labels" => s.labels.clone_from(&secret.labels),
+                _ => s.annotations.clone_from(&secret.annotations),
+            }
+        }
+        s.etag = etag;
+        Ok(Response::new(Self::secret_proto(&id, s)))
     }
 
     pub(super) fn add_secret_version(
