@@ -36,6 +36,11 @@ pub(crate) struct ApiError {
 pub(crate) type ApiResult<T = HttpResponse> = Result<T, ApiError>;
 
 impl ApiError {
+    /// The status, code and message it answers with (for the web UI's error page).
+    pub(crate) fn parts(&self) -> (StatusCode, &'static str, &str) {
+        (self.status, self.code, &self.message)
+    }
+
     /// The answer to a [`SecretError`]: the one place that maps errors to statuses. Errors
     /// answered with 500 are logged at error level with their cause and the request id.
     pub(crate) fn from_secret(err: SecretError, request_id: &str) -> Self {

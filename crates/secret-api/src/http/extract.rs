@@ -55,7 +55,7 @@ pub(crate) fn request_id_of(req: &HttpRequest) -> String {
     id.0
 }
 
-fn state_of(req: &HttpRequest) -> Result<&web::Data<AppState>, SecretError> {
+pub(crate) fn state_of(req: &HttpRequest) -> Result<&web::Data<AppState>, SecretError> {
     req.app_data::<web::Data<AppState>>()
         .ok_or_else(|| SecretError::internal("application state is not registered"))
 }
@@ -82,12 +82,22 @@ impl Caller {
         let state = state_of(req)?;
         let token = bearer_token(req.headers())?;
         let principal = state.verifier.verify(token)?;
+        let module = optional_id(req.headers(), "X-Consumer-Module")?
+            .unwrap_or_else(|| DEFAULT_CONSUMER_MODULE.to_owned());
+        Self::context_of(req, principal, module, request_id)
+    }
+
+    /// The context of a request by `principal` (already verified) through `module`: the
+    /// platform ids of its headers, its request id, client address and user agent.
+    pub(crate) fn context_of(
+        req: &HttpRequest,
+        principal: secret_core::Principal,
+        module: String,
+        request_id: &str,
+    ) -> Result<SecretContext, SecretError> {
+        let state = state_of(req)?;
         let headers = req.headers();
-        let mut ctx = SecretContext::new(
-            principal,
-            optional_id(headers, "X-Consumer-Module")?
-                .unwrap_or_else(|| DEFAULT_CONSUMER_MODULE.to_owned()),
-        );
+        let mut ctx = SecretContext::new(principal, module);
         ctx.organization_id = optional_id(headers, "X-Organization-Id")?;
         ctx.team_id = optional_id(headers, "X-Team-Id")?;
         ctx.project_id = optional_id(headers, "X-Project-Id")?;

@@ -25,6 +25,7 @@ mod refusals;
 mod resolve;
 mod secrets;
 mod transfer;
+mod ui;
 mod vaults;
 
 use std::net::TcpListener;
@@ -127,6 +128,7 @@ pub fn serve(
             .app_data(web::PayloadConfig::new(max_body_bytes))
             .wrap(actix_web::middleware::from_fn(observe::observe))
             .configure(|cfg| routes(cfg, max_body_bytes))
+            .configure(ui::routes)
             .default_service(web::to(ops::route_not_found))
     });
     if let Some(workers) = settings.workers {

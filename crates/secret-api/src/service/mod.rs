@@ -44,6 +44,7 @@ mod grants;
 mod jobs;
 mod keys;
 mod migration;
+mod permissions;
 mod read;
 mod reader;
 mod reconcile;
