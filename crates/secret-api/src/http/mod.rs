@@ -126,6 +126,7 @@ pub fn serve(
             .app_data(state.clone())
             .app_data(extract::json_config(max_body_bytes))
             .app_data(web::PayloadConfig::new(max_body_bytes))
+            .app_data(web::FormConfig::default().limit(max_body_bytes))
             .wrap(actix_web::middleware::from_fn(observe::observe))
             .configure(|cfg| routes(cfg, max_body_bytes))
             .configure(ui::routes)

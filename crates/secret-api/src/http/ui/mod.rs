@@ -11,14 +11,27 @@
 //! token, which a page of another site cannot read (the cookie is HttpOnly). The sign-in
 //! form, which has no session yet, uses a random value in its own cookie (double submit).
 //!
-//! **Headers.** Every page carries a strict Content-Security-Policy (nothing but this
-//! origin's stylesheet; no script at all; `frame-ancestors 'none'`), `Referrer-Policy:
+//! **Headers.** Every page carries a strict Content-Security-Policy (this origin's
+//! stylesheet and one script file, no inline script or style; `frame-ancestors 'none'`), `Referrer-Policy:
 //! no-referrer` and `X-Frame-Options: DENY`, beside the `Cache-Control: no-store` and
 //! `X-Content-Type-Options: nosniff` every response gets.
 //!
 //! **Values** are never rendered unless the caller asks to reveal one (an audited read);
 //! the revealed page reloads itself masked after 30 seconds.
 
+/// The value of a `Result<T, Refused>`, or returns the refusal's page from the handler.
+macro_rules! or_answer {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(refused) => return *refused,
+        }
+    };
+}
+
+mod edit;
+mod form_pages;
+mod forms;
 mod pages;
 mod secrets;
 mod session;
@@ -31,9 +44,14 @@ pub(crate) use session::UiSession;
 /// The stylesheet, served from `/ui/static/ui.css`.
 const STYLESHEET: &str = include_str!("ui.css");
 
+/// The one script, served from `/ui/static/ui.js`: reveal toggles and re-masking only;
+/// every action works without it.
+const SCRIPT: &str = include_str!("ui.js");
+
 /// The Content-Security-Policy of every page.
-const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
-                   form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'";
 
 /// Registers the UI's routes.
 pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
@@ -46,15 +64,42 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(session::sign_in)),
         )
         .service(web::resource("/ui/sign-out").route(web::post().to(session::sign_out)))
+        .service(web::resource("/ui/static/ui.js").route(web::get().to(script)))
         .service(web::resource("/ui/secrets").route(web::get().to(secrets::list)))
+        .service(
+            web::resource("/ui/secrets/new")
+                .route(web::get().to(edit::new_form))
+                .route(web::post().to(edit::create)),
+        )
         .service(web::resource("/ui/secrets/{id}").route(web::get().to(secrets::detail)))
         .service(web::resource("/ui/secrets/{id}/reveal").route(web::post().to(secrets::reveal)))
         .service(web::resource("/ui/secrets/{id}/delete").route(web::post().to(secrets::delete)))
-        .service(web::resource("/ui/secrets/{id}/restore").route(web::post().to(secrets::restore)));
+        .service(web::resource("/ui/secrets/{id}/restore").route(web::post().to(secrets::restore)))
+        .service(
+            web::resource("/ui/secrets/{id}/edit")
+                .route(web::get().to(edit::edit_form))
+                .route(web::post().to(edit::edit)),
+        )
+        .service(
+            web::resource("/ui/secrets/{id}/rotate")
+                .route(web::get().to(edit::rotate_form))
+                .route(web::post().to(edit::rotate)),
+        )
+        .service(web::resource("/ui/secrets/{id}/access").route(web::post().to(edit::grant)))
+        .service(
+            web::resource("/ui/secrets/{id}/access/{grantId}/revoke")
+                .route(web::post().to(edit::revoke)),
+        );
 }
 
 async fn home() -> HttpResponse {
     see_other("/ui/secrets")
+}
+
+async fn script() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .body(SCRIPT)
 }
 
 async fn stylesheet() -> HttpResponse {

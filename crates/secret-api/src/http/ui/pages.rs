@@ -70,7 +70,7 @@ pub(crate) fn type_choices(selected: Option<SecretType>) -> Vec<Choice> {
         .iter()
         .map(|t| Choice {
             value: t.as_str().to_string(),
-            label: title(t.as_str()),
+            label: t.display_name().to_string(),
             selected: Some(*t) == selected,
         })
         .collect()
@@ -147,6 +147,7 @@ pub(crate) struct Card {
     pub(crate) rotated: Dated,
     pub(crate) tags: Vec<String>,
     pub(crate) deleted: bool,
+    pub(crate) can_update: bool,
     pub(crate) can_delete: bool,
 }
 
@@ -155,13 +156,14 @@ impl Card {
         Card {
             id: meta.id.to_string(),
             name: meta.name.clone(),
-            type_label: title(meta.secret_type.as_str()),
+            type_label: meta.secret_type.display_name().to_string(),
             description: meta.description.clone(),
             scope: title(meta.scope.as_str()),
             expiry: expiry(meta, now),
             rotated: rotated(meta, now),
             tags: meta.tags.clone(),
             deleted: meta.is_deleted(),
+            can_update: allowed.contains(&Action::Update),
             can_delete: allowed.contains(&Action::Delete),
         }
     }
@@ -200,6 +202,7 @@ pub(crate) struct VersionRow {
 
 /// One grant of the detail page.
 pub(crate) struct GrantRow {
+    pub(crate) id: String,
     pub(crate) grantee: String,
     pub(crate) permissions: String,
     pub(crate) expires: String,
@@ -220,5 +223,19 @@ pub(crate) struct DetailPage<'a> {
     pub(crate) versions: Vec<VersionRow>,
     /// `None` when the caller may not see the grants.
     pub(crate) grants: Option<Vec<GrantRow>>,
+    /// The grantee types, for the grant form.
+    pub(crate) grantee_types: Vec<Choice>,
     pub(crate) notice: Option<String>,
+}
+
+/// The grantee types, for the grant form.
+pub(crate) fn grantee_types() -> Vec<Choice> {
+    secret_core::GranteeType::ALL
+        .iter()
+        .map(|g| Choice {
+            value: g.as_str().to_string(),
+            label: title(g.as_str()),
+            selected: false,
+        })
+        .collect()
 }

@@ -14,8 +14,8 @@ use zeroize::Zeroizing;
 
 use super::super::AppState;
 use super::pages::{
-    Card, DetailPage, Filters, GrantRow, ListPage, VersionRow, error_page, scope_choices, title,
-    type_choices,
+    Card, DetailPage, Filters, GrantRow, ListPage, VersionRow, error_page, grantee_types,
+    scope_choices, title, type_choices,
 };
 use super::session::{CsrfForm, Refused};
 use super::{UiSession, page, see_other};
@@ -48,10 +48,7 @@ pub(crate) async fn list(
     state: web::Data<AppState>,
     q: web::Query<ListQuery>,
 ) -> HttpResponse {
-    let session = match UiSession::of(&req) {
-        Ok(s) => s,
-        Err(res) => return *res,
-    };
+    let session = or_answer!(UiSession::of(&req));
     let scope = non_empty(&q.scope).and_then(|s| s.parse::<SecretScope>().ok());
     let secret_type = non_empty(&q.secret_type).and_then(|s| s.parse::<SecretType>().ok());
     let search = non_empty(&q.search).map(str::to_string);
@@ -158,6 +155,7 @@ async fn detail_page(
                         .filter_map(|(on, p)| on.then_some(p))
                         .collect();
                         GrantRow {
+                            id: g.id.to_string(),
                             grantee: format!("{} {}", title(g.grantee_type.as_str()), g.grantee_id),
                             permissions: perms.join(", "),
                             expires: g.expires_at.map_or_else(
@@ -184,6 +182,7 @@ async fn detail_page(
         can_read: allowed.contains(&Action::Read) && !meta.is_deleted(),
         versions,
         grants,
+        grantee_types: grantee_types(),
         notice,
         card: Card::of(&meta, &allowed, now),
     }
@@ -197,10 +196,7 @@ pub(crate) async fn detail(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> HttpResponse {
-    let session = match UiSession::of(&req) {
-        Ok(s) => s,
-        Err(res) => return *res,
-    };
+    let session = or_answer!(UiSession::of(&req));
     detail_page(&state, &session, &SecretId::from(id.as_str()), None, None).await
 }
 
@@ -219,10 +215,7 @@ pub(crate) async fn reveal(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = match posted(&req, &form) {
-        Ok(s) => s,
-        Err(res) => return *res,
-    };
+    let session = or_answer!(posted(&req, &form));
     let id = SecretId::from(id.as_str());
     let value = match state.service.get_secret_value(&id, &session.ctx).await {
         Ok(v) => v.value,
@@ -231,6 +224,13 @@ pub(crate) async fn reveal(
     let shown = match value.to_json_bytes() {
         Ok(bytes) => Zeroizing::new(
             serde_json::from_slice::<serde_json::Value>(&bytes)
+                .map(|mut v| {
+                    // The page names the type already.
+                    if let Some(o) = v.as_object_mut() {
+                        o.remove("type");
+                    }
+                    v
+                })
                 .and_then(|v| serde_json::to_string_pretty(&v))
                 .unwrap_or_default(),
         ),
@@ -246,10 +246,7 @@ pub(crate) async fn delete(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = match posted(&req, &form) {
-        Ok(s) => s,
-        Err(res) => return *res,
-    };
+    let session = or_answer!(posted(&req, &form));
     let id = SecretId::from(id.as_str());
     match state.service.delete_secret(&id, None, &session.ctx).await {
         Ok(_) => see_other(&format!("/ui/secrets/{}", enc(id.as_str()))),
@@ -264,10 +261,7 @@ pub(crate) async fn restore(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = match posted(&req, &form) {
-        Ok(s) => s,
-        Err(res) => return *res,
-    };
+    let session = or_answer!(posted(&req, &form));
     let id = SecretId::from(id.as_str());
     match state.service.restore_secret(&id, &session.ctx).await {
         Ok(_) => see_other(&format!("/ui/secrets/{}", enc(id.as_str()))),

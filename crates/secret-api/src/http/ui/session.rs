@@ -210,13 +210,8 @@ pub(crate) struct CsrfForm {
 
 /// `POST /ui/sign-out`: removes the session cookie.
 pub(crate) async fn sign_out(req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
-    let session = match UiSession::of(&req) {
-        Ok(s) => s,
-        Err(res) => return *res,
-    };
-    if let Err(res) = session.check_csrf(&form.csrf) {
-        return *res;
-    }
+    let session = or_answer!(UiSession::of(&req));
+    or_answer!(session.check_csrf(&form.csrf));
     let mut res = see_other("/ui/sign-in");
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/ui").finish();
     gone.make_removal();

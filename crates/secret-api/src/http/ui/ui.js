@@ -1,0 +1,27 @@
+// The web UI's one script (optional: every action works without it). It only shows and
+// hides what is already on the page; it never fetches anything.
+(function () {
+  // Reveal toggles of masked inputs: hidden until this script runs.
+  document.querySelectorAll('button[data-reveal]').forEach(function (b) { b.hidden = false; });
+  document.addEventListener('click', function (e) {
+    var b = e.target.closest('button[data-reveal]');
+    if (!b) return;
+    e.preventDefault();
+    var f = document.getElementById(b.getAttribute('data-reveal'));
+    if (!f) return;
+    if (f.tagName === 'INPUT') {
+      f.type = f.type === 'password' ? 'text' : 'password';
+    } else {
+      f.classList.toggle('shown');
+    }
+    b.textContent = b.textContent === 'Show' ? 'Hide' : 'Show';
+  });
+  // A revealed value is masked again after 30 s (the page also reloads itself masked).
+  var r = document.getElementById('revealed');
+  if (r) {
+    setTimeout(function () {
+      r.textContent = '••••••••  (masked again; reveal once more to see it)';
+      r.className = 'masked';
+    }, 30000);
+  }
+})();
