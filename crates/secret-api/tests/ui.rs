@@ -615,3 +615,45 @@ async fn edit_rotate_grant_and_revoke_go_through_the_forms() {
         .await
         .expect(403, "ACCESS_DENIED");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_audit_view_shows_the_reveal_to_admins_only_and_never_a_value() {
+    let s = spawn().await;
+    let id = create(&s, "AUDITED_KEY", json!({})).await;
+    let mut b = Browser::new(&s);
+    let csrf = b.sign_in(&org_admin()).await;
+    let shown = b
+        .post(&format!("/ui/secrets/{id}/reveal"), &[("csrf", &csrf)])
+        .await;
+    assert!(
+        shown.html.contains("href=\"/ui/audit\""),
+        "admins have the audit view"
+    );
+
+    let reads = b
+        .get(&format!("/ui/audit?eventType=SECRET_READ&secretId={id}"))
+        .await;
+    assert_eq!(reads.status, 200);
+    assert!(reads.html.contains("1 record<"), "{}", reads.html);
+    assert!(reads.html.contains("<td>AUDITED_KEY</td><td>web-ui</td>"));
+    assert!(!reads.html.contains(CANARY));
+    let none = b
+        .get("/ui/audit?eventType=SECRET_READ&outcome=DENIED")
+        .await;
+    assert!(none.html.contains("No records match"));
+    let bad = b.get("/ui/audit?from=yesterday").await;
+    assert_eq!(bad.status, 400);
+
+    let at = reads.html.find("href=\"/ui/audit/").unwrap() + 6;
+    let link = reads.html[at..].split('"').next().unwrap().to_string();
+    let detail = b.get(&link).await;
+    assert_eq!(detail.status, 200);
+    assert!(detail.html.contains("SECRET_READ") && detail.html.contains("Previous hash"));
+    assert!(!detail.html.contains(CANARY));
+
+    let mut member = Browser::new(&s);
+    member.sign_in(&org_member()).await;
+    let list = member.get("/ui/secrets").await;
+    assert!(!list.html.contains("href=\"/ui/audit\""));
+    assert_eq!(member.get("/ui/audit").await.status, 403);
+}

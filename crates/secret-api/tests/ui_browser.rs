@@ -226,6 +226,32 @@ async fn an_admin_and_a_member_manage_a_secret_in_chromium() {
         .unwrap();
     assert!(shown.contains(CANARY));
     assert_eq!(ui_reads(&s).await, 1);
+    // The read is in the audit view.
+    go(&c, "a[href='/ui/audit']").await;
+    c.find(Locator::Css("select[name=eventType]"))
+        .await
+        .unwrap()
+        .select_by_value("SECRET_READ")
+        .await
+        .unwrap();
+    go(&c, "form.filters button[type=submit]").await;
+    let table = c
+        .find(Locator::Css("table.audit tbody"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("SECRET_READ")
+            && table.contains("OPENAI_API_KEY")
+            && table.contains("web-ui"),
+        "{table}"
+    );
+    screenshot(&c, "admin-audit").await;
+    c.goto(&format!("{}/ui/secrets/{id}", s.base))
+        .await
+        .unwrap();
 
     // Rotate.
     go(&c, "a[href$='/rotate']").await;

@@ -87,6 +87,7 @@ fn create_page(
     let html = CreatePage {
         user: session.user(),
         csrf: &session.csrf,
+        admin: session.may_audit(),
         secret_type: t.as_str().to_string(),
         type_label: t.display_name().to_string(),
         types: type_options(t),
@@ -220,6 +221,7 @@ pub(crate) async fn edit_form(
     let html = EditPage {
         user: session.user(),
         csrf: &session.csrf,
+        admin: session.may_audit(),
         id: meta.id.to_string(),
         name: meta.name.clone(),
         version: meta.current_version,
@@ -275,6 +277,7 @@ pub(crate) async fn edit(
             let html = EditPage {
                 user: session.user(),
                 csrf: &session.csrf,
+                admin: session.may_audit(),
                 id: id.to_string(),
                 name,
                 version: expected_version(&form).unwrap_or_default(),
@@ -307,6 +310,7 @@ async fn rotate_page(
     let html = RotatePage {
         user: session.user(),
         csrf: &session.csrf,
+        admin: session.may_audit(),
         id: meta.id.to_string(),
         name: meta.name.clone(),
         version: meta.current_version,

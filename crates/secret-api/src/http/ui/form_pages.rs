@@ -134,6 +134,8 @@ impl FormError {
 pub(crate) struct CreatePage<'a> {
     pub(crate) user: &'a str,
     pub(crate) csrf: &'a str,
+    /// Whether the navigation shows the audit view.
+    pub(crate) admin: bool,
     pub(crate) secret_type: String,
     pub(crate) type_label: String,
     pub(crate) types: Vec<Choice>,
@@ -184,6 +186,8 @@ fn general<'a>(
 pub(crate) struct EditPage<'a> {
     pub(crate) user: &'a str,
     pub(crate) csrf: &'a str,
+    /// Whether the navigation shows the audit view.
+    pub(crate) admin: bool,
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) version: i64,
@@ -206,6 +210,8 @@ impl EditPage<'_> {
 pub(crate) struct RotatePage<'a> {
     pub(crate) user: &'a str,
     pub(crate) csrf: &'a str,
+    /// Whether the navigation shows the audit view.
+    pub(crate) admin: bool,
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) version: i64,

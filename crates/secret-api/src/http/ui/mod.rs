@@ -29,6 +29,7 @@ macro_rules! or_answer {
     };
 }
 
+mod audit;
 mod edit;
 mod form_pages;
 mod forms;
@@ -65,6 +66,8 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/ui/sign-out").route(web::post().to(session::sign_out)))
         .service(web::resource("/ui/static/ui.js").route(web::get().to(script)))
+        .service(web::resource("/ui/audit").route(web::get().to(audit::list)))
+        .service(web::resource("/ui/audit/{id}").route(web::get().to(audit::detail)))
         .service(web::resource("/ui/secrets").route(web::get().to(secrets::list)))
         .service(
             web::resource("/ui/secrets/new")

@@ -184,6 +184,8 @@ pub(crate) struct Filters {
 pub(crate) struct ListPage<'a> {
     pub(crate) user: &'a str,
     pub(crate) csrf: &'a str,
+    /// Whether the navigation shows the audit view.
+    pub(crate) admin: bool,
     pub(crate) filters: Filters,
     pub(crate) cards: Vec<Card>,
     pub(crate) page: u64,
@@ -213,6 +215,8 @@ pub(crate) struct GrantRow {
 pub(crate) struct DetailPage<'a> {
     pub(crate) user: &'a str,
     pub(crate) csrf: &'a str,
+    /// Whether the navigation shows the audit view.
+    pub(crate) admin: bool,
     pub(crate) card: Card,
     pub(crate) version: i64,
     pub(crate) vault: String,

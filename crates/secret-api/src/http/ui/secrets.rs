@@ -93,6 +93,7 @@ pub(crate) async fn list(
     let html = ListPage {
         user: session.user(),
         csrf: &session.csrf,
+        admin: session.may_audit(),
         filters: Filters {
             scopes: scope_choices(scope),
             types: type_choices(secret_type),
@@ -175,6 +176,7 @@ async fn detail_page(
     let html = DetailPage {
         user: session.user(),
         csrf: &session.csrf,
+        admin: session.may_audit(),
         version: meta.current_version,
         vault: meta.vault_id.to_string(),
         masked: meta.masked_value.clone().unwrap_or_default(),

@@ -70,6 +70,12 @@ impl UiSession {
         }
     }
 
+    /// Whether the caller may read audit records (a super admin or an organization's
+    /// admin): the audit view is in its navigation.
+    pub(crate) fn may_audit(&self) -> bool {
+        secret_access::audit_org_filter(&self.ctx.principal).is_none_or(|orgs| !orgs.is_empty())
+    }
+
     /// The signed-in user's id, for the page header.
     pub(crate) fn user(&self) -> &str {
         &self.ctx.principal.user_id
