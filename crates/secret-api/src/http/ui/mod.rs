@@ -79,6 +79,10 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/ui/secrets/{id}/delete").route(web::post().to(secrets::delete)))
         .service(web::resource("/ui/secrets/{id}/restore").route(web::post().to(secrets::restore)))
         .service(
+            web::resource("/ui/secrets/{id}/rollback").route(web::post().to(secrets::rollback)),
+        )
+        .service(web::resource("/ui/secrets/{id}/purge").route(web::post().to(secrets::purge)))
+        .service(
             web::resource("/ui/secrets/{id}/edit")
                 .route(web::get().to(edit::edit_form))
                 .route(web::post().to(edit::edit)),

@@ -227,6 +227,9 @@ pub(crate) struct DetailPage<'a> {
     pub(crate) versions: Vec<VersionRow>,
     /// `None` when the caller may not see the grants.
     pub(crate) grants: Option<Vec<GrantRow>>,
+    /// When the value was last read ("never" when it was not) and by which modules.
+    pub(crate) last_used: String,
+    pub(crate) used_by: Vec<String>,
     /// The grantee types, for the grant form.
     pub(crate) grantee_types: Vec<Choice>,
     pub(crate) notice: Option<String>,

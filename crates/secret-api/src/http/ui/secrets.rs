@@ -173,7 +173,13 @@ async fn detail_page(
         None
     };
     let now = chrono::Utc::now();
+    let usage = meta.usage.clone().unwrap_or_default();
     let html = DetailPage {
+        last_used: usage.last_used_at.map_or_else(
+            || "never".to_string(),
+            |t| t.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+        used_by: usage.consumer_modules,
         user: session.user(),
         csrf: &session.csrf,
         admin: session.may_audit(),
@@ -267,6 +273,79 @@ pub(crate) async fn restore(
     let id = SecretId::from(id.as_str());
     match state.service.restore_secret(&id, &session.ctx).await {
         Ok(_) => see_other(&format!("/ui/secrets/{}", enc(id.as_str()))),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RollbackForm {
+    csrf: String,
+    version: i64,
+    expected: Option<i64>,
+}
+
+/// `POST /ui/secrets/{id}/rollback`: an earlier version's value as a new version.
+pub(crate) async fn rollback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<RollbackForm>,
+) -> HttpResponse {
+    let session = or_answer!(posted(
+        &req,
+        &CsrfForm {
+            csrf: form.csrf.clone()
+        }
+    ));
+    let id = SecretId::from(id.as_str());
+    match state
+        .service
+        .rollback_secret(&id, form.version, form.expected, &session.ctx)
+        .await
+    {
+        Ok(_) => see_other(&format!("/ui/secrets/{}", enc(id.as_str()))),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct PurgeForm {
+    csrf: String,
+    /// The secret's name typed again, as the confirmation.
+    confirm: String,
+}
+
+/// `POST /ui/secrets/{id}/purge`: permanent delete of a soft-deleted secret, once its name
+/// is typed again; the service asks for an authentication under five minutes old.
+pub(crate) async fn purge(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    form: web::Form<PurgeForm>,
+) -> HttpResponse {
+    let session = or_answer!(posted(
+        &req,
+        &CsrfForm {
+            csrf: form.csrf.clone()
+        }
+    ));
+    let id = SecretId::from(id.as_str());
+    let meta = match state.service.get_metadata(&id, &session.ctx).await {
+        Ok(m) => m,
+        Err(e) => return error_page(e),
+    };
+    if form.confirm.trim() != meta.name {
+        return error_page(secret_core::SecretError::validation(
+            "confirm",
+            "must be the secret's name, typed again, to delete it for good",
+        ));
+    }
+    match state
+        .service
+        .permanently_delete_secret(&id, &session.ctx)
+        .await
+    {
+        Ok(()) => see_other("/ui/secrets"),
         Err(e) => error_page(e),
     }
 }
