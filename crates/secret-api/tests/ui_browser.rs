@@ -371,5 +371,26 @@ async fn every_action_works_with_javascript_off() {
     go(&c, "form.secret-form button[type=submit]").await;
     assert!(page(&c).await.contains("nojs"));
     screenshot(&c, "no-javascript-detail").await;
+
+    // The import's dry run shows each line's result, with the reason a line fails.
+    go(&c, "a[href='/ui/import']").await;
+    type_into(
+        &c,
+        "#content",
+        "GOOD_KEY=sk-browser-import-0123\nnot a pair\n1BAD=x\n",
+    )
+    .await;
+    go(&c, "button[name=mode][value=dry]").await;
+    let result = c
+        .find(Locator::Id("import-result"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(result.contains("Dry run"), "{result}");
+    assert!(result.contains("GOOD_KEY create"), "{result}");
+    assert!(result.contains("1BAD fail VALIDATION_ERROR"), "{result}");
+    screenshot(&c, "no-javascript-import-dry-run").await;
     c.close().await.unwrap();
 }

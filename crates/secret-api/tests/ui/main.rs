@@ -10,6 +10,7 @@
 mod audit;
 mod forms;
 mod secrets;
+mod transfer;
 
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
 use reqwest::{Client, Method, StatusCode, redirect};

@@ -19,19 +19,11 @@ use super::super::extract::parse_json;
 use super::form_pages::{
     CreatePage, EditPage, FormError, MetaFields, RotatePage, field_views, type_options,
 };
-use super::forms::{Posted, error_field, placement, tags, timestamp, value_json};
+use super::forms::{Posted, error_field, owner_fields, placement, tags, timestamp, value_json};
 use super::pages::error_page;
-use super::session::Refused;
 use super::{UiSession, page, see_other};
 
 type Form = web::Form<Vec<(String, String)>>;
-
-/// The session of a posted form, once its CSRF token checks out.
-fn posted_session(req: &HttpRequest, form: &Posted) -> Result<UiSession, Refused> {
-    let session = UiSession::of(req)?;
-    session.check_csrf(form.raw("csrf").unwrap_or_default())?;
-    Ok(session)
-}
 
 /// The status an error is answered with (as the API answers it) and how the form shows
 /// it: beside the field a validation error names, else at the top.
@@ -132,28 +124,7 @@ fn create_request(
     }
     body.insert("type".into(), json!(t.as_str()));
     body.insert("scope".into(), json!(scope.as_str()));
-    let p = &session.ctx.principal;
-    match scope {
-        SecretScope::Organization => {
-            body.insert("organizationId".into(), json!(form.text("organizationId")));
-        }
-        SecretScope::Team => {
-            let team = form.text("teamId");
-            let org = team.and_then(|t| p.teams.get(t)).map(|m| m.org.clone());
-            body.insert("teamId".into(), json!(team));
-            body.insert("organizationId".into(), json!(org));
-        }
-        SecretScope::Project => {
-            let project = form.text("projectId");
-            let m = project.and_then(|id| p.projects.get(id));
-            body.insert("projectId".into(), json!(project));
-            body.insert("organizationId".into(), json!(m.map(|m| m.org.clone())));
-            if let Some(team) = m.and_then(|m| m.team.clone()) {
-                body.insert("teamId".into(), json!(team));
-            }
-        }
-        SecretScope::Global | SecretScope::User => {}
-    }
+    body.extend(owner_fields(scope, form, &session.ctx.principal));
     if let Some(at) = expiry(form)? {
         body.insert("expiresAt".into(), json!(at));
     }
@@ -178,7 +149,7 @@ pub(crate) async fn create(
     form: Form,
 ) -> HttpResponse {
     let form = Posted(form.into_inner());
-    let session = or_answer!(posted_session(&req, &form));
+    let session = or_answer!(UiSession::posted(&req, &form));
     let Some(t) = form.text("type").and_then(|t| t.parse::<SecretType>().ok()) else {
         return error_page(SecretError::validation(
             "type",
@@ -255,7 +226,7 @@ pub(crate) async fn edit(
     form: Form,
 ) -> HttpResponse {
     let form = Posted(form.into_inner());
-    let session = or_answer!(posted_session(&req, &form));
+    let session = or_answer!(UiSession::posted(&req, &form));
     let id = SecretId::from(id.as_str());
     let updated = match update_request(&form) {
         Ok(r) => {
@@ -341,7 +312,7 @@ pub(crate) async fn rotate(
     form: Form,
 ) -> HttpResponse {
     let form = Posted(form.into_inner());
-    let session = or_answer!(posted_session(&req, &form));
+    let session = or_answer!(UiSession::posted(&req, &form));
     let id = SecretId::from(id.as_str());
     let meta = match state.service.get_metadata(&id, &session.ctx).await {
         Ok(m) => m,
@@ -375,7 +346,7 @@ pub(crate) async fn grant(
     form: Form,
 ) -> HttpResponse {
     let form = Posted(form.into_inner());
-    let session = or_answer!(posted_session(&req, &form));
+    let session = or_answer!(UiSession::posted(&req, &form));
     let id = SecretId::from(id.as_str());
     let request = (|| {
         let body = json!({
@@ -412,7 +383,7 @@ pub(crate) async fn revoke(
     form: Form,
 ) -> HttpResponse {
     let form = Posted(form.into_inner());
-    let session = or_answer!(posted_session(&req, &form));
+    let session = or_answer!(UiSession::posted(&req, &form));
     let (id, grant) = path.into_inner();
     let id = SecretId::from(id.as_str());
     match state

@@ -387,3 +387,32 @@ pub(crate) fn error_field(err: &SecretError) -> Option<String> {
         _ => None,
     }
 }
+
+/// The owner fields (`organizationId`, `teamId`, `projectId`) a request body needs for
+/// secrets of `scope`, from the form's pickers; a team's or project's organization (and a
+/// project's team) come from the caller's membership of it.
+pub(crate) fn owner_fields(scope: SecretScope, form: &Posted, p: &Principal) -> Map<String, Value> {
+    let mut body = Map::new();
+    match scope {
+        SecretScope::Organization => {
+            body.insert("organizationId".into(), json!(form.text("organizationId")));
+        }
+        SecretScope::Team => {
+            let team = form.text("teamId");
+            let org = team.and_then(|t| p.teams.get(t)).map(|m| m.org.clone());
+            body.insert("teamId".into(), json!(team));
+            body.insert("organizationId".into(), json!(org));
+        }
+        SecretScope::Project => {
+            let project = form.text("projectId");
+            let m = project.and_then(|id| p.projects.get(id));
+            body.insert("projectId".into(), json!(project));
+            body.insert("organizationId".into(), json!(m.map(|m| m.org.clone())));
+            if let Some(team) = m.and_then(|m| m.team.clone()) {
+                body.insert("teamId".into(), json!(team));
+            }
+        }
+        SecretScope::Global | SecretScope::User => {}
+    }
+    body
+}

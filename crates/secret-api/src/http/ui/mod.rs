@@ -36,6 +36,7 @@ mod forms;
 mod pages;
 mod secrets;
 mod session;
+mod transfer;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
@@ -66,6 +67,16 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
         )
         .service(web::resource("/ui/sign-out").route(web::post().to(session::sign_out)))
         .service(web::resource("/ui/static/ui.js").route(web::get().to(script)))
+        .service(
+            web::resource("/ui/import")
+                .route(web::get().to(transfer::import_form))
+                .route(web::post().to(transfer::import)),
+        )
+        .service(
+            web::resource("/ui/export")
+                .route(web::get().to(transfer::export_form))
+                .route(web::post().to(transfer::export)),
+        )
         .service(web::resource("/ui/audit").route(web::get().to(audit::list)))
         .service(web::resource("/ui/audit/{id}").route(web::get().to(audit::detail)))
         .service(web::resource("/ui/secrets").route(web::get().to(secrets::list)))

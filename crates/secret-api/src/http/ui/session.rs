@@ -58,6 +58,16 @@ impl UiSession {
         })
     }
 
+    /// The caller of a posted form, once the form's `csrf` field checks out.
+    pub(crate) fn posted(
+        req: &HttpRequest,
+        form: &super::forms::Posted,
+    ) -> Result<UiSession, Refused> {
+        let session = UiSession::of(req)?;
+        session.check_csrf(form.raw("csrf").unwrap_or_default())?;
+        Ok(session)
+    }
+
     /// Refuses a form whose `csrf` is not this session's (403).
     pub(crate) fn check_csrf(&self, posted: &str) -> Result<(), Refused> {
         if bool::from(self.csrf.as_bytes().ct_eq(posted.as_bytes())) {

@@ -16,6 +16,16 @@
     }
     b.textContent = b.textContent === 'Show' ? 'Hide' : 'Show';
   });
+  // A picked file is read into the text area it names (nothing is uploaded until the
+  // form is posted).
+  document.querySelectorAll('input[type=file][data-fills]').forEach(function (input) {
+    input.addEventListener('change', function () {
+      var target = document.getElementById(input.getAttribute('data-fills'));
+      var file = input.files && input.files[0];
+      if (!target || !file) return;
+      file.text().then(function (text) { target.value = text; });
+    });
+  });
   // A revealed value is masked again after 30 s (the page also reloads itself masked).
   var r = document.getElementById('revealed');
   if (r) {
