@@ -120,10 +120,30 @@ pub async fn spawn() -> Server {
     spawn_with(TestService::new().await, settings()).await
 }
 
-pub async fn spawn_with(t: TestService, settings: HttpSettings) -> Server {
-    capture_logs();
+/// A server whose web UI has the development sign-in page (as `--dev` gives it).
+pub async fn spawn_dev() -> Server {
+    let key = random_key();
+    let settings = HttpSettings {
+        dev_sign_in: Some(secret_api::http::DevSignIn::new(
+            TokenIssuer::hs256(&key).unwrap(),
+        )),
+        ..settings()
+    };
+    spawn_keyed(TestService::new().await, settings, key).await
+}
+
+fn random_key() -> [u8; 32] {
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).unwrap();
+    key
+}
+
+pub async fn spawn_with(t: TestService, settings: HttpSettings) -> Server {
+    spawn_keyed(t, settings, random_key()).await
+}
+
+async fn spawn_keyed(t: TestService, settings: HttpSettings, key: [u8; 32]) -> Server {
+    capture_logs();
     let verifier = TokenVerifier::hs256(&key).unwrap();
     let issuer = TokenIssuer::hs256(&key).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();

@@ -394,11 +394,19 @@ async fn serve(settings: Settings) -> Result<()> {
     let listener = std::net::TcpListener::bind(settings.bind)
         .with_context(|| format!("binding {}", settings.bind))?;
     let addr = listener.local_addr()?;
+    // In dev mode the web UI offers a sign-in page that mints a token for a chosen
+    // principal, signed as `token issue` signs.
+    let dev_sign_in = if settings.store.dev {
+        Some(secret_api::http::DevSignIn::new(settings.token_issuer()?))
+    } else {
+        None
+    };
     let http = HttpSettings {
         rate_limit_per_minute: settings.rate_limit_per_minute,
         max_body_bytes: settings.max_body_bytes,
         workers: settings.workers,
         trusted_proxies: settings.trusted_proxies.clone(),
+        dev_sign_in,
         ..HttpSettings::default()
     };
     let server = secret_api::http::serve(listener, service, verifier, http)?;

@@ -235,7 +235,11 @@ async fn kubernetes_login_sends_the_role_and_the_service_account_token_from_its_
         jwt_path: Some(jwt_path.display().to_string()),
         mount: "k8s-prod".into(),
     };
-    let backend = HashicorpVaultBackend::connect(bao_config(&address, auth)).await;
+    // A generous time limit: this test is about what the login sends, and on a loaded
+    // machine (OpenBao servers starting beside it) two seconds were once too few.
+    let mut config = bao_config(&address, auth);
+    config.timeout_seconds = 15;
+    let backend = HashicorpVaultBackend::connect(config).await;
     let request = server.await.unwrap().remove(0);
     if let Err(e) = &backend {
         panic!("the login's answer was not taken: {e}");

@@ -66,7 +66,36 @@ pub struct HttpSettings {
     /// The load balancers and proxies whose `X-Forwarded-For` gives the client address
     /// recorded in audit records; empty (the default) trusts none and records the peer.
     pub trusted_proxies: Vec<Cidr>,
+    /// In development only (`--dev`): the issuer with which the web UI's dev sign-in page
+    /// mints a token for a chosen principal. `None` (the default) has no such page.
+    pub dev_sign_in: Option<DevSignIn>,
 }
+
+/// The token issuer of the web UI's development sign-in page (see
+/// [`HttpSettings::dev_sign_in`]).
+#[derive(Clone)]
+pub struct DevSignIn(pub(crate) Arc<secret_access::TokenIssuer>);
+
+impl DevSignIn {
+    /// A dev sign-in page minting tokens with `issuer`.
+    pub fn new(issuer: secret_access::TokenIssuer) -> Self {
+        DevSignIn(Arc::new(issuer))
+    }
+}
+
+impl std::fmt::Debug for DevSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DevSignIn(..)")
+    }
+}
+
+impl PartialEq for DevSignIn {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for DevSignIn {}
 
 impl Default for HttpSettings {
     fn default() -> Self {
@@ -77,6 +106,7 @@ impl Default for HttpSettings {
             refusal_window: refusals::WINDOW,
             event_heartbeat: events::DEFAULT_HEARTBEAT,
             trusted_proxies: Vec::new(),
+            dev_sign_in: None,
         }
     }
 }
@@ -92,6 +122,8 @@ pub(crate) struct AppState {
     pub(crate) max_body_bytes: usize,
     pub(crate) event_heartbeat: std::time::Duration,
     pub(crate) trusted_proxies: Vec<Cidr>,
+    /// The web UI's dev sign-in issuer, in `--dev` only.
+    pub(crate) dev_sign_in: Option<DevSignIn>,
 }
 
 /// Builds the actix server on an already-bound listener (port 0 works); the caller awaits it.
@@ -120,6 +152,7 @@ pub fn serve(
         max_body_bytes,
         event_heartbeat: settings.event_heartbeat,
         trusted_proxies: settings.trusted_proxies,
+        dev_sign_in: settings.dev_sign_in,
     });
     let mut server = HttpServer::new(move || {
         App::new()

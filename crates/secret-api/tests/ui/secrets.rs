@@ -199,3 +199,70 @@ async fn a_member_sees_no_delete_and_an_admin_deletes_and_restores() {
     let meta = s.get(&format!("/api/secrets/{id}"), &admin).await;
     assert_eq!(meta.body["deletedAt"], serde_json::Value::Null);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dev_sign_in_page_exists_only_in_dev_mode_and_says_so() {
+    let s = spawn().await;
+    let mut b = Browser::new(&s);
+    assert_eq!(b.get("/ui/dev/sign-in").await.status, 404);
+    assert!(!b.get("/ui/sign-in").await.html.contains("/ui/dev/sign-in"));
+    assert_eq!(
+        b.post("/ui/dev/sign-in", &[("csrf", "x"), ("user", "mallory")])
+            .await
+            .status,
+        404
+    );
+
+    let s = spawn_dev().await;
+    create(&s, "DEV_VISIBLE", json!({})).await;
+    let mut b = Browser::new(&s);
+    assert!(
+        b.get("/ui/sign-in")
+            .await
+            .html
+            .contains("href=\"/ui/dev/sign-in\"")
+    );
+    let form = b.get("/ui/dev/sign-in").await;
+    assert_eq!(form.status, 200);
+    assert!(form.html.contains("Development only."));
+    // The form's own token is needed (a cross-site post cannot sign anyone in).
+    let r = b
+        .post("/ui/dev/sign-in", &[("csrf", "forged"), ("user", "dev-1")])
+        .await;
+    assert_eq!(r.status, 403);
+    let form = b.get("/ui/dev/sign-in").await;
+    let r = b
+        .post(
+            "/ui/dev/sign-in",
+            &[
+                ("csrf", &form.csrf()),
+                ("user", "dev-1"),
+                ("org", "org-1"),
+                ("orgRole", "ADMIN"),
+                ("team", "team-9"),
+                ("teamRole", "LEAD"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.html);
+    let list = b.get("/ui/secrets").await;
+    assert_eq!(list.status, 200);
+    assert!(list.html.contains("<span class=\"who\">dev-1</span>"));
+    assert!(
+        list.html.contains("DEV_VISIBLE"),
+        "an admin of org-1 sees its secrets"
+    );
+    let form = b.get("/ui/dev/sign-in").await;
+    let r = b
+        .post(
+            "/ui/dev/sign-in",
+            &[
+                ("csrf", &form.csrf()),
+                ("user", "dev-2"),
+                ("team", "team-9"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(r.html.contains("a team needs its organization"));
+}

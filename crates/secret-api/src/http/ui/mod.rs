@@ -30,6 +30,7 @@ macro_rules! or_answer {
 }
 
 mod audit;
+mod dev;
 mod edit;
 mod form_pages;
 mod forms;
@@ -66,6 +67,11 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::post().to(session::sign_in)),
         )
         .service(web::resource("/ui/sign-out").route(web::post().to(session::sign_out)))
+        .service(
+            web::resource("/ui/dev/sign-in")
+                .route(web::get().to(dev::dev_page))
+                .route(web::post().to(dev::dev_sign_in)),
+        )
         .service(web::resource("/ui/static/ui.js").route(web::get().to(script)))
         .service(
             web::resource("/ui/import")

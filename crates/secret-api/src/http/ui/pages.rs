@@ -20,6 +20,8 @@ pub(crate) struct SignInPage<'a> {
     pub(crate) csrf: &'a str,
     pub(crate) notice: Option<String>,
     pub(crate) error: Option<String>,
+    /// Whether the development sign-in page exists (`--dev`).
+    pub(crate) dev: bool,
 }
 
 #[derive(Template)]

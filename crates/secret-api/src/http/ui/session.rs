@@ -129,26 +129,64 @@ fn sign_in_form(
     notice: Option<String>,
     error: Option<String>,
 ) -> HttpResponse {
+    let dev = state_of(req).is_ok_and(|s| s.dev_sign_in.is_some());
+    with_nonce(req, status, |csrf| {
+        SignInPage {
+            csrf,
+            notice,
+            error,
+            dev,
+        }
+        .render()
+    })
+}
+
+/// A sign-in page (`render` gets its form token) with the double-submit cookie that the
+/// form's token must match when posted.
+pub(crate) fn with_nonce(
+    req: &HttpRequest,
+    status: StatusCode,
+    render: impl FnOnce(&str) -> askama::Result<String>,
+) -> HttpResponse {
     let mut nonce = [0u8; 32];
     if getrandom::fill(&mut nonce).is_err() {
         return error_page(SecretError::internal("the system random source failed"));
     }
     let csrf = hex(&nonce);
-    let html = SignInPage {
-        csrf: &csrf,
-        notice,
-        error,
-    }
-    .render();
-    let mut res = page(status, html);
-    let cookie = Cookie::build(SIGN_IN_COOKIE, csrf.clone())
-        .path("/ui/sign-in")
+    let mut res = page(status, render(&csrf));
+    let cookie = Cookie::build(SIGN_IN_COOKIE, csrf)
+        .path("/ui")
         .http_only(true)
         .same_site(SameSite::Strict)
         .secure(secure(req))
         .max_age(CookieDuration::minutes(30))
         .finish();
     if res.add_cookie(&cookie).is_err() {
+        return error_page(SecretError::internal("a cookie could not be set"));
+    }
+    res
+}
+
+/// Whether a sign-in form's posted token matches its double-submit cookie.
+pub(crate) fn nonce_fresh(req: &HttpRequest, posted: &str) -> bool {
+    req.cookie(SIGN_IN_COOKIE).is_some_and(|c| {
+        !posted.is_empty() && bool::from(c.value().as_bytes().ct_eq(posted.as_bytes()))
+    })
+}
+
+/// Signs in with `token` (already verified or just minted): the session cookie, the spent
+/// form cookie removed, and on to the secrets.
+pub(crate) fn start_session(req: &HttpRequest, token: &str) -> HttpResponse {
+    let mut res = see_other("/ui/secrets");
+    let session = Cookie::build(SESSION_COOKIE, token.to_string())
+        .path("/ui")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(secure(req))
+        .finish();
+    let mut spent = Cookie::build(SIGN_IN_COOKIE, "").path("/ui").finish();
+    spent.make_removal();
+    if res.add_cookie(&session).is_err() || res.add_cookie(&spent).is_err() {
         return error_page(SecretError::internal("a cookie could not be set"));
     }
     res
@@ -165,11 +203,7 @@ pub(crate) struct SignInForm {
 pub(crate) async fn sign_in(req: HttpRequest, form: web::Form<SignInForm>) -> HttpResponse {
     let form = form.into_inner();
     let posted = Zeroizing::new(form.token);
-    let expected = req.cookie(SIGN_IN_COOKIE).map(|c| c.value().to_string());
-    let fresh = expected.is_some_and(|e| {
-        !form.csrf.is_empty() && bool::from(e.as_bytes().ct_eq(form.csrf.as_bytes()))
-    });
-    if !fresh {
+    if !nonce_fresh(&req, &form.csrf) {
         return sign_in_form(
             &req,
             StatusCode::FORBIDDEN,
@@ -202,21 +236,7 @@ pub(crate) async fn sign_in(req: HttpRequest, form: web::Form<SignInForm>) -> Ht
             Some(format!("That token was not accepted: {reason}.")),
         );
     }
-    let mut res = see_other("/ui/secrets");
-    let session = Cookie::build(SESSION_COOKIE, token.to_string())
-        .path("/ui")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .secure(secure(&req))
-        .finish();
-    let mut spent = Cookie::build(SIGN_IN_COOKIE, "")
-        .path("/ui/sign-in")
-        .finish();
-    spent.make_removal();
-    if res.add_cookie(&session).is_err() || res.add_cookie(&spent).is_err() {
-        return error_page(SecretError::internal("a cookie could not be set"));
-    }
-    res
+    start_session(&req, token)
 }
 
 #[derive(Deserialize)]
