@@ -144,6 +144,26 @@ fn service_account_token(
     }
 }
 
+/// Runs a call made before any session exists (a login, a token lookup) with the same
+/// bounded retries as [`HashicorpVaultBackend::with_retries`] while the vault cannot be
+/// reached: a vault that was just unfrozen or restarted answers a moment later.
+async fn retried_while_unreachable<T, F, Fut>(call: F) -> Result<T, ClientError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ClientError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match call().await {
+            Err(e) if matches!(classify(&e), Failure::Unreachable) && attempt < ATTEMPTS => {
+                tokio::time::sleep(Duration::from_millis(100 * 4u64.pow(attempt - 1))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 impl HashicorpVaultBackend {
     /// Connects with `config`'s credentials: logs in for AppRole and Kubernetes, looks the
     /// token up for a static one. Fails when the vault cannot be reached or refuses them.
@@ -160,31 +180,41 @@ impl HashicorpVaultBackend {
             VaultAuth::Token { token } => (token.expose().to_string(), None, false),
             auth => {
                 let client = new_client(config, "")?;
-                let info = match auth {
-                    VaultAuth::AppRole {
-                        role_id,
-                        secret_id,
-                        mount,
-                    } => {
-                        vaultrs::auth::approle::login(
-                            &client,
+                let jwt = match auth {
+                    VaultAuth::Kubernetes { jwt, jwt_path, .. } => Some(zeroize::Zeroizing::new(
+                        service_account_token(jwt.as_ref(), jwt_path.as_deref())?,
+                    )),
+                    _ => None,
+                };
+                let (client, jwt) = (&client, jwt.as_ref().map(|j| j.as_str()));
+                let info = retried_while_unreachable(move || async move {
+                    match auth {
+                        VaultAuth::AppRole {
+                            role_id,
+                            secret_id,
                             mount,
-                            role_id.expose(),
-                            secret_id.expose(),
-                        )
-                        .await
+                        } => {
+                            vaultrs::auth::approle::login(
+                                client,
+                                mount,
+                                role_id.expose(),
+                                secret_id.expose(),
+                            )
+                            .await
+                        }
+                        VaultAuth::Kubernetes { role, mount, .. } => {
+                            vaultrs::auth::kubernetes::login(
+                                client,
+                                mount,
+                                role,
+                                jwt.unwrap_or_default(),
+                            )
+                            .await
+                        }
+                        VaultAuth::Token { .. } => unreachable!("a static token needs no login"),
                     }
-                    VaultAuth::Kubernetes {
-                        role,
-                        jwt,
-                        jwt_path,
-                        mount,
-                    } => {
-                        let jwt = service_account_token(jwt.as_ref(), jwt_path.as_deref())?;
-                        vaultrs::auth::kubernetes::login(&client, mount, role, &jwt).await
-                    }
-                    VaultAuth::Token { .. } => unreachable!("a static token needs no login"),
-                }
+                })
+                .await
                 .map_err(|e| to_error("log in", &classify(&e)))?;
                 (
                     info.client_token,
@@ -197,7 +227,12 @@ impl HashicorpVaultBackend {
         let is_static = matches!(config.auth, VaultAuth::Token { .. });
         let (renew_at_, renewable) = if is_static {
             // A static token: learn whether it expires and can be renewed.
-            match vaultrs::token::lookup_self(&client).await {
+            let client = &client;
+            match retried_while_unreachable(move || async move {
+                vaultrs::token::lookup_self(client).await
+            })
+            .await
+            {
                 Ok(info) => (renew_at(info.ttl), info.renewable.unwrap_or(false)),
                 Err(e) => return Err(to_error("look up its token", &classify(&e))),
             }
