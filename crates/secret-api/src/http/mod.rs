@@ -14,6 +14,7 @@ mod events;
 mod extract;
 #[doc(hidden)]
 pub mod fuzzing;
+mod json_body;
 mod metrics;
 mod migrations;
 mod observe;

@@ -10,7 +10,7 @@ use secret_core::{AuditOutcome, SecretAuditEventType};
 use serde::Deserialize;
 
 use super::super::AppState;
-use super::pages::{Choice, error_page, title};
+use super::pages::{Choice, enc, error_page, non_empty, title};
 use super::{UiSession, page};
 
 /// Records per page.
@@ -28,13 +28,6 @@ pub(crate) struct AuditQuery {
     from: Option<String>,
     to: Option<String>,
     page: Option<u64>,
-}
-
-fn given(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
 }
 
 /// One record as a row of the table.
@@ -85,10 +78,6 @@ fn day(
     Ok(t.unwrap_or_default().and_utc())
 }
 
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// `GET /ui/audit`.
 pub(crate) async fn list(
     req: HttpRequest,
@@ -96,9 +85,16 @@ pub(crate) async fn list(
     q: web::Query<AuditQuery>,
 ) -> HttpResponse {
     let session = or_answer!(UiSession::of(&req));
-    let event = given(&q.event_type).and_then(|e| e.parse::<SecretAuditEventType>().ok());
-    let outcome = given(&q.outcome).and_then(|o| o.parse::<AuditOutcome>().ok());
-    let (from, to) = (given(&q.from), given(&q.to));
+    let event = non_empty(q.event_type.as_deref())
+        .map(str::to_string)
+        .and_then(|e| e.parse::<SecretAuditEventType>().ok());
+    let outcome = non_empty(q.outcome.as_deref())
+        .map(str::to_string)
+        .and_then(|o| o.parse::<AuditOutcome>().ok());
+    let (from, to) = (
+        non_empty(q.from.as_deref()).map(str::to_string),
+        non_empty(q.to.as_deref()).map(str::to_string),
+    );
     let start = match from.as_deref().map(|f| day("from", f, false)).transpose() {
         Ok(t) => t,
         Err(e) => return error_page(e),
@@ -108,9 +104,9 @@ pub(crate) async fn list(
         Err(e) => return error_page(e),
     };
     let params = AuditLogsParams {
-        secret_id: given(&q.secret_id),
+        secret_id: non_empty(q.secret_id.as_deref()).map(str::to_string),
         event_types: event.into_iter().collect(),
-        actor_id: given(&q.actor_id),
+        actor_id: non_empty(q.actor_id.as_deref()).map(str::to_string),
         outcomes: outcome.into_iter().collect(),
         start_date: start,
         end_date: end,

@@ -11,6 +11,16 @@ use secret_core::{SecretError, SecretScope, SecretType};
 use super::super::error::ApiError;
 use super::page;
 
+/// A query or form value trimmed; `None` when absent or blank.
+pub(crate) fn non_empty(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// `url`-encodes a query value.
+pub(crate) fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// Expiry within this many days is shown as a warning.
 const EXPIRY_WARNING_DAYS: i64 = 30;
 

@@ -14,8 +14,8 @@ use zeroize::Zeroizing;
 
 use super::super::AppState;
 use super::pages::{
-    Card, DetailPage, Filters, GrantRow, ListPage, VersionRow, error_page, grantee_types,
-    scope_choices, title, type_choices,
+    Card, DetailPage, Filters, GrantRow, ListPage, VersionRow, enc, error_page, grantee_types,
+    non_empty, scope_choices, title, type_choices,
 };
 use super::session::{CsrfForm, Refused};
 use super::{UiSession, page, see_other};
@@ -33,15 +33,6 @@ pub(crate) struct ListQuery {
     page: Option<u64>,
 }
 
-fn non_empty(s: &Option<String>) -> Option<&str> {
-    s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// `url`-encodes a query value.
-fn enc(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
-}
-
 /// `GET /ui/secrets`: the secrets the caller can see, filtered and paged.
 pub(crate) async fn list(
     req: HttpRequest,
@@ -49,10 +40,11 @@ pub(crate) async fn list(
     q: web::Query<ListQuery>,
 ) -> HttpResponse {
     let session = or_answer!(UiSession::of(&req));
-    let scope = non_empty(&q.scope).and_then(|s| s.parse::<SecretScope>().ok());
-    let secret_type = non_empty(&q.secret_type).and_then(|s| s.parse::<SecretType>().ok());
-    let search = non_empty(&q.search).map(str::to_string);
-    let tag = non_empty(&q.tag).map(str::to_string);
+    let scope = non_empty(q.scope.as_deref()).and_then(|s| s.parse::<SecretScope>().ok());
+    let secret_type =
+        non_empty(q.secret_type.as_deref()).and_then(|s| s.parse::<SecretType>().ok());
+    let search = non_empty(q.search.as_deref()).map(str::to_string);
+    let tag = non_empty(q.tag.as_deref()).map(str::to_string);
     let params = ListSecretsParams {
         scope,
         secret_type,
