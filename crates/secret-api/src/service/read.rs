@@ -423,6 +423,19 @@ impl SecretService {
     async fn read_version(&self, snap: &Snapshot, version: Option<i64>) -> Result<VersionedValue> {
         let meta = &snap.metadata;
         let version = version.unwrap_or(meta.current_version);
+        // A sealed copy is only ever kept of an external vault's current value; served from
+        // it, a read needs neither the vault nor its client (whose making may call the vault,
+        // e.g. to look up its token).
+        if version == meta.current_version
+            && let Some(value) = self.cached_external(snap, version).await
+        {
+            return Ok(VersionedValue {
+                id: meta.id.clone(),
+                name: meta.name.clone(),
+                version,
+                value,
+            });
+        }
         let not_found = || SecretError::VersionNotFound {
             id: meta.id.to_string(),
             version,
@@ -438,14 +451,6 @@ impl SecretService {
         };
         let backend = self.backend(meta).await?;
         let cacheable = !backend.keeps_values_in_database() && version == meta.current_version;
-        if cacheable && let Some(value) = self.cached_external(snap, version).await {
-            return Ok(VersionedValue {
-                id: meta.id.clone(),
-                name: meta.name.clone(),
-                version,
-                value,
-            });
-        }
         let value = backend
             .retrieve_value(
                 ValueTarget {

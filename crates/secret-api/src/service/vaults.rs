@@ -250,10 +250,16 @@ impl SecretService {
     ) -> Result<VaultConfiguration> {
         check_context(ctx)?;
         let event = AuditEvent::new(E::VaultUpdated).detail("vaultId", id);
+        let disabling = params.is_active == Some(false);
         let v = self
             .audited(event, ctx, self.update_vault_op(id, params, ctx))
             .await?;
         self.inner.registry.forget(id);
+        if disabling {
+            // A cached value is served without the vault's client: a disabled vault's
+            // values must not outlive it here (other replicas' caches expire by their TTL).
+            self.inner.cache.clear();
+        }
         self.vault_view(&v, &ctx.principal).await
     }
 

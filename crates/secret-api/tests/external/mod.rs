@@ -66,6 +66,49 @@ pub(crate) async fn configure(
     (r.body["id"].as_str().unwrap().to_string(), prefix)
 }
 
+/// Replaces configuration `vault_id`'s settings with the same ones but a time limit of
+/// `timeout` seconds per call, then has the service make its new client (a health check,
+/// tried again for up to 15 seconds until healthy, as a short limit may be too short for a
+/// first call on a loaded machine), so that later calls find the client made.
+async fn set_time_limit(
+    s: &Server,
+    vault: &impl ExternalVault,
+    vault_id: &str,
+    prefix: &str,
+    timeout: u64,
+) {
+    let root = s.token(&root());
+    s.call(
+        Method::PUT,
+        &format!("/api/vaults/{vault_id}"),
+        &root,
+        Some(json!({"config": vault.config(prefix, timeout)})),
+    )
+    .await
+    .expect(200, "");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let h = s
+            .call(
+                Method::POST,
+                &format!("/api/vaults/{vault_id}/health"),
+                &root,
+                None,
+            )
+            .await;
+        h.expect(200, "");
+        if h.body["healthStatus"] == "HEALTHY" {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the vault stayed unhealthy: {}",
+            h.text
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
 pub(crate) async fn create_on(
     s: &Server,
     token: &str,
@@ -131,9 +174,9 @@ async fn value_of(s: &Server, token: &str, id: &str) -> (Value, Value) {
     (r.body["version"].clone(), r.body["value"]["key"].clone())
 }
 
-/// The first value read once a frozen vault is back: the configuration's one-second time
-/// limit (so that the hang is seen quickly) can still be too short for the first calls on
-/// a loaded machine, so a 503 is tried again for up to 15 seconds; any other answer counts.
+/// The first value read once a frozen vault is back: the vault may still be working off
+/// what it queued while frozen, so a 503 is tried again for up to 15 seconds; any other
+/// answer counts.
 async fn value_once_back(s: &Server, token: &str, id: &str) -> (Value, Value) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
     loop {
@@ -272,7 +315,9 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
 ) {
     let s = spawn().await;
     let admin = s.token(&org_admin());
-    let (vault_id, prefix) = configure(&s, vault, 1).await;
+    // A generous time limit while setting up; one second only while the vault hangs, so
+    // that the hang is seen quickly and no call the test needs to succeed races it.
+    let (vault_id, prefix) = configure(&s, vault, 10).await;
     let created = create_on(&s, &admin, &vault_id, "HUNG_KEY", V1).await;
     let id = created["id"].as_str().unwrap().to_string();
     let cached = create_on(&s, &admin, &vault_id, "CACHED_KEY", V2).await;
@@ -280,6 +325,7 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
     value_of(&s, &admin, &cached).await;
     let before = s.rows().await;
 
+    set_time_limit(&s, vault, &vault_id, &prefix, 1).await;
     vault.controls().pause();
     // A value read a moment ago is served from the cache (sealed under a local data key),
     // still authorized and audited; one not cached needs the vault.
@@ -301,6 +347,7 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
         .await
         .expect(503, "VAULT_CONNECTION_FAILED");
     vault.controls().resume();
+    set_time_limit(&s, vault, &vault_id, &prefix, 10).await;
 
     // Nothing half-written: the same rows, the same current version.
     assert_eq!(s.rows().await, before);
@@ -368,6 +415,18 @@ pub(crate) async fn a_hung_vault_answers_503_leaves_nothing_half_written_and_rec
             .await,
         0
     );
+    // A cached value does not outlive its vault's configuration being disabled.
+    s.call(
+        Method::PUT,
+        &format!("/api/vaults/{vault_id}"),
+        &s.token(&root()),
+        Some(json!({"isActive": false})),
+    )
+    .await
+    .expect(200, "");
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(400, "VAULT_NOT_CONFIGURED");
     vault.controls().stop();
 }
 
