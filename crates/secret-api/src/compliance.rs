@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use secret_access::{audit_org_filter, can_read_audit};
 use secret_audit::report::{
     AccessReport, ComplianceReport, Period, ReportGrant, ReportInput, ReportSecret,
@@ -86,34 +86,7 @@ impl SecretService {
         end: DateTime<Utc>,
         ctx: &SecretContext,
     ) -> Result<ComplianceReport> {
-        let organization = match organization {
-            Some(org) => Some(org.to_string()),
-            None if ctx.principal.super_admin => None,
-            None => match readable_orgs(ctx)?.as_deref() {
-                Some([only]) => Some(only.clone()),
-                _ => {
-                    return Err(SecretError::validation(
-                        "organizationId",
-                        "is required: name the organization to report on",
-                    ));
-                }
-            },
-        };
-        if !can_read_audit(&ctx.principal, organization.as_deref()) {
-            return Err(refused());
-        }
-        if start > end {
-            return Err(SecretError::validation(
-                "startDate",
-                "must not be after endDate",
-            ));
-        }
-        if (end - start).num_days() > MAX_REPORT_DAYS {
-            return Err(SecretError::validation(
-                "endDate",
-                format!("a report covers at most {MAX_REPORT_DAYS} days"),
-            ));
-        }
+        let organization = report_organization(organization, start, end, ctx)?;
         let store = &self.inner.audit_store;
         let org = organization.as_deref();
         let secrets: Vec<ReportSecret> = store
@@ -185,5 +158,116 @@ impl SecretService {
             },
             self.now(),
         ))
+    }
+}
+
+/// The organization a report covers (`None`: every one, for super admins; an admin of one
+/// organization may leave it out), once the caller may read its records and the period
+/// is one a report covers.
+fn report_organization(
+    organization: Option<&str>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    ctx: &SecretContext,
+) -> Result<Option<String>> {
+    let organization = match organization {
+        Some(org) => Some(org.to_string()),
+        None if ctx.principal.super_admin => None,
+        None => match readable_orgs(ctx)?.as_deref() {
+            Some([only]) => Some(only.clone()),
+            _ => {
+                return Err(SecretError::validation(
+                    "organizationId",
+                    "is required: name the organization to report on",
+                ));
+            }
+        },
+    };
+    if !can_read_audit(&ctx.principal, organization.as_deref()) {
+        return Err(refused());
+    }
+    if start > end {
+        return Err(SecretError::validation(
+            "startDate",
+            "must not be after endDate",
+        ));
+    }
+    if (end - start).num_days() > MAX_REPORT_DAYS {
+        return Err(SecretError::validation(
+            "endDate",
+            format!("a report covers at most {MAX_REPORT_DAYS} days"),
+        ));
+    }
+    Ok(organization)
+}
+
+/// What the compliance view draws: value reads per day over the period, and the secrets
+/// that expire in each of the coming weeks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplianceCharts {
+    /// Every day of the period (UTC), with its successful value reads.
+    pub reads_per_day: Vec<(NaiveDate, u64)>,
+    /// Secrets not deleted that have already expired.
+    pub expired: u64,
+    /// The start of each of the next [`EXPIRY_WEEKS`] weeks (from today), with the secrets
+    /// that expire within it.
+    pub expiring_per_week: Vec<(NaiveDate, u64)>,
+}
+
+/// The weeks ahead the expiry chart covers.
+pub const EXPIRY_WEEKS: usize = 12;
+
+impl SecretService {
+    /// The counts behind the compliance view's charts, for the same organization, period
+    /// and caller as [`SecretService::compliance_report`] (and refused as it is).
+    pub async fn compliance_charts(
+        &self,
+        organization: Option<&str>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        ctx: &SecretContext,
+    ) -> Result<ComplianceCharts> {
+        let organization = report_organization(organization, start, end, ctx)?;
+        let org = organization.as_deref();
+        let store = &self.inner.audit_store;
+        let counted: BTreeMap<NaiveDate, u64> = store
+            .reads_per_day(org, start, end)
+            .await?
+            .into_iter()
+            .collect();
+        let mut reads_per_day = Vec::new();
+        let mut day = start.date_naive();
+        while day <= end.date_naive() {
+            reads_per_day.push((day, counted.get(&day).copied().unwrap_or(0)));
+            let Some(next) = day.succ_opt() else { break };
+            day = next;
+        }
+        let now = self.now();
+        let today = now.date_naive();
+        let mut expired = 0;
+        let mut weeks = vec![0u64; EXPIRY_WEEKS];
+        for s in store.report_secrets(org).await? {
+            let Some(at) = s.expires_at.filter(|_| s.deleted_at.is_none()) else {
+                continue;
+            };
+            if at <= now {
+                expired += 1;
+                continue;
+            }
+            let week = usize::try_from((at.date_naive() - today).num_days() / 7).unwrap_or(0);
+            if let Some(n) = weeks.get_mut(week) {
+                *n += 1;
+            }
+        }
+        let expiring_per_week = weeks
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (today + chrono::Duration::days(7 * i as i64), n))
+            .collect();
+        Ok(ComplianceCharts {
+            reads_per_day,
+            expired,
+            expiring_per_week,
+        })
     }
 }

@@ -28,6 +28,7 @@ mod service;
 pub use cache::{
     CacheConfig, DEFAULT_MAX_ENTRIES, DEFAULT_REFRESH_AHEAD_PERCENT, DEFAULT_TTL_SECS,
 };
+pub use compliance::{ComplianceCharts, EXPIRY_WEEKS};
 pub use config::{DEFAULT_DATABASE_URL, ServiceConfig};
 pub use service::{
     Announcement, Audience, ChangeFeedStatus, ExpiryNotice, JOB_PAGE, JobReport, KeyOperator,

@@ -394,3 +394,73 @@ async fn every_action_works_with_javascript_off() {
     screenshot(&c, "no-javascript-import-dry-run").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_super_admin_adds_and_tests_a_vault_and_reads_the_compliance_report() {
+    let Some(d) =
+        driver("a_super_admin_adds_and_tests_a_vault_and_reads_the_compliance_report").await
+    else {
+        return;
+    };
+    let Some(bao) = secret_store::testing::openbao::server().await else {
+        return;
+    };
+    let token = bao
+        .token_with_id(&format!("browser-CANARY-{}", std::process::id()))
+        .await
+        .expect("a token of OpenBao's");
+    let s = spawn().await;
+    let admin = s.token(&org_admin());
+    let id = s.create_key(&admin, "CHARTED_KEY", CANARY).await;
+    s.get(&format!("/api/secrets/{id}/value"), &admin)
+        .await
+        .expect(200, "");
+    let c = browser(&d, true).await;
+    sign_in(&c, &s, &Principal::user("root").as_super_admin()).await;
+    // A secret's page is titled by its name alone.
+    c.goto(&format!("{}/ui/secrets/{id}", s.base))
+        .await
+        .unwrap();
+    assert_eq!(c.title().await.unwrap(), "CHARTED_KEY · Secret Manager");
+
+    go(&c, "a[href='/ui/vaults']").await;
+    go(&c, "a[href='/ui/vaults/new']").await;
+    // The script shows only the chosen sign-in method's fields.
+    let approle = c.find(Locator::Id("a-APPROLE-roleId")).await.unwrap();
+    assert!(!approle.is_displayed().await.unwrap());
+    c.find(Locator::Id("method"))
+        .await
+        .unwrap()
+        .select_by_value("APPROLE")
+        .await
+        .unwrap();
+    assert!(approle.is_displayed().await.unwrap());
+    c.find(Locator::Id("method"))
+        .await
+        .unwrap()
+        .select_by_value("TOKEN")
+        .await
+        .unwrap();
+    type_into(&c, "#name", "bao-browser").await;
+    type_into(&c, "#c-address", &bao.address).await;
+    type_into(&c, "#c-pathPrefix", "ui-browser").await;
+    type_into(&c, "#a-TOKEN-token", &token).await;
+    go(&c, "form.secret-form button[type=submit]").await;
+    assert_eq!(c.current_url().await.unwrap().path(), "/ui/vaults");
+    go(&c, "li.card:last-child form[action$='/health'] button").await;
+    let listed = page(&c).await;
+    assert!(listed.contains("bao-browser: healthy"), "{listed}");
+    assert!(!listed.contains(&token));
+    screenshot(&c, "super-admin-vaults").await;
+
+    go(&c, "a[href='/ui/compliance']").await;
+    let report = page(&c).await;
+    assert!(report.contains("Every organization"), "{report}");
+    let bars = c
+        .find_all(Locator::Css("svg.chart rect.bar"))
+        .await
+        .unwrap();
+    assert!(bars.len() > 30, "{} bars", bars.len());
+    screenshot(&c, "super-admin-compliance").await;
+    c.close().await.unwrap();
+}

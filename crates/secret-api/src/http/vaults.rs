@@ -118,6 +118,7 @@ pub(crate) async fn update_vault(
         config: r.config.map(RawConfig),
         is_active: r.is_active,
         is_default: r.is_default,
+        keep_blank_credentials: false,
     };
     let v = state
         .service

@@ -317,7 +317,13 @@ impl SecretService {
         let settings = match params.config {
             None => None,
             Some(raw) => {
-                let parsed = BackendConfig::parse(current.backend, raw.0)?;
+                let raw = if params.keep_blank_credentials && !local {
+                    let stored = self.inner.registry.settings(&current).await?;
+                    stored.with_kept_credentials(raw.0)
+                } else {
+                    raw.0
+                };
+                let parsed = BackendConfig::parse(current.backend, raw)?;
                 fields.push("config");
                 Some(parsed)
             }

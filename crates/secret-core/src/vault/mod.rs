@@ -22,6 +22,7 @@ mod azure;
 mod fields;
 mod gcp;
 mod hashicorp;
+mod kept;
 
 pub use aws::{AwsAuth, AwsSecretsManagerConfig};
 pub use azure::{AzureAuth, AzureKeyVaultConfig, MAX_AZURE_NAME_PREFIX};
@@ -177,6 +178,9 @@ pub struct UpdateVaultParams {
     pub config: Option<RawConfig>,
     pub is_active: Option<bool>,
     pub is_default: Option<bool>,
+    /// Keep each credential `config` leaves blank from the stored settings (the web UI's
+    /// edit form, which never shows them; see [`BackendConfig::with_kept_credentials`]).
+    pub keep_blank_credentials: bool,
 }
 
 /// A vault configuration as callers see it: never its credentials.

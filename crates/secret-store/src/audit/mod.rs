@@ -33,6 +33,7 @@ use crate::grants::grants_on;
 use crate::secrets::{parse, to_record};
 
 mod append;
+mod charts;
 
 use append::KnownHead;
 

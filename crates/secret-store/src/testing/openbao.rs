@@ -124,6 +124,18 @@ impl OpenBao {
         root_client(&self.address)
     }
 
+    /// A new root-policy token whose value is `id` (a canary a test can look for in what
+    /// it must never show; no `.` in it, as the server requires), or `None` when the server
+    /// refuses to make it.
+    pub async fn token_with_id(&self, id: &str) -> Option<String> {
+        let mut opts = vaultrs::api::token::requests::CreateTokenRequest::builder();
+        opts.id(id).policies(vec!["root".to_string()]).ttl("1h");
+        vaultrs::token::new(&self.root(), Some(&mut opts))
+            .await
+            .ok()
+            .map(|auth| auth.client_token)
+    }
+
     /// Stops the server (its data is lost: a dev server keeps it in memory).
     pub fn stop(&self) {
         self.process.stop();

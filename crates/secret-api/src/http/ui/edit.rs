@@ -27,7 +27,7 @@ type Form = web::Form<Vec<(String, String)>>;
 
 /// The status an error is answered with (as the API answers it) and how the form shows
 /// it: beside the field a validation error names, else at the top.
-fn form_error(err: SecretError) -> (StatusCode, FormError) {
+pub(crate) fn form_error(err: SecretError) -> (StatusCode, FormError) {
     let field = error_field(&err);
     let api = ApiError::from_secret(err, "");
     let (status, _, message) = api.parts();

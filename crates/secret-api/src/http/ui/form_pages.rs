@@ -124,7 +124,7 @@ pub(crate) struct FormError {
 
 impl FormError {
     /// The message when it belongs to `field`.
-    fn at(&self, field: &str) -> Option<&str> {
+    pub(crate) fn at(&self, field: &str) -> Option<&str> {
         (self.field.as_deref() == Some(field)).then_some(self.message.as_str())
     }
 }

@@ -30,14 +30,19 @@ macro_rules! or_answer {
 }
 
 mod audit;
+mod compliance;
 mod dev;
 mod edit;
 mod form_pages;
 mod forms;
+mod migrate;
 mod pages;
 mod secrets;
 mod session;
 mod transfer;
+mod vault_edit;
+mod vault_fields;
+mod vaults;
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, web};
@@ -83,6 +88,33 @@ pub(crate) fn routes(cfg: &mut web::ServiceConfig) {
                 .route(web::get().to(transfer::export_form))
                 .route(web::post().to(transfer::export)),
         )
+        .service(web::resource("/ui/vaults").route(web::get().to(vaults::list)))
+        .service(
+            web::resource("/ui/vaults/new")
+                .route(web::get().to(vault_edit::new_form))
+                .route(web::post().to(vault_edit::create)),
+        )
+        .service(web::resource("/ui/vaults/{id}/health").route(web::post().to(vaults::health)))
+        .service(
+            web::resource("/ui/vaults/{id}/default").route(web::post().to(vaults::make_default)),
+        )
+        .service(
+            web::resource("/ui/vaults/{id}/edit")
+                .route(web::get().to(vault_edit::edit_form))
+                .route(web::post().to(vault_edit::edit)),
+        )
+        .service(
+            web::resource("/ui/vaults/{id}/migrate")
+                .route(web::get().to(migrate::migrate_form))
+                .route(web::post().to(migrate::migrate)),
+        )
+        .service(web::resource("/ui/migrations/{id}").route(web::get().to(migrate::status)))
+        .service(
+            web::resource("/ui/migrations/{id}/{action}")
+                .route(web::post().to(migrate::pause_or_resume)),
+        )
+        .service(web::resource("/ui/compliance").route(web::get().to(compliance::report)))
+        .service(web::resource("/ui/compliance/report.pdf").route(web::get().to(compliance::pdf)))
         .service(web::resource("/ui/audit").route(web::get().to(audit::list)))
         .service(web::resource("/ui/audit/{id}").route(web::get().to(audit::detail)))
         .service(web::resource("/ui/secrets").route(web::get().to(secrets::list)))

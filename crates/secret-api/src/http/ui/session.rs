@@ -241,6 +241,8 @@ pub(crate) async fn sign_in(req: HttpRequest, form: web::Form<SignInForm>) -> Ht
 
 #[derive(Deserialize)]
 pub(crate) struct CsrfForm {
+    /// Missing is refused as a wrong one is (403), not as a malformed form.
+    #[serde(default)]
     pub(crate) csrf: String,
 }
 

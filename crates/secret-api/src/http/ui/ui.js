@@ -26,6 +26,17 @@
       file.text().then(function (text) { target.value = text; });
     });
   });
+  // A sign-in method picker shows only the chosen method's fields (without this script all
+  // are shown, and only the chosen method's are saved).
+  document.querySelectorAll('select[data-sections]').forEach(function (s) {
+    var show = function () {
+      document.querySelectorAll('.' + s.getAttribute('data-sections')).forEach(function (d) {
+        d.hidden = d.getAttribute('data-method') !== s.value;
+      });
+    };
+    s.addEventListener('change', show);
+    show();
+  });
   // A revealed value is masked again after 30 s (the page also reloads itself masked).
   var r = document.getElementById('revealed');
   if (r) {
