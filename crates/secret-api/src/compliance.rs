@@ -87,9 +87,15 @@ impl SecretService {
         ctx: &SecretContext,
     ) -> Result<ComplianceReport> {
         let organization = report_organization(organization, start, end, ctx)?;
-        let store = &self.inner.audit_store;
-        let org = organization.as_deref();
-        let secrets: Vec<ReportSecret> = store
+        let secrets = self.report_secrets(organization.as_deref()).await?;
+        self.report_of(organization, start, end, &secrets).await
+    }
+
+    /// The secrets a report of `org` covers, as the report takes them.
+    async fn report_secrets(&self, org: Option<&str>) -> Result<Vec<ReportSecret>> {
+        Ok(self
+            .inner
+            .audit_store
             .report_secrets(org)
             .await?
             .into_iter()
@@ -107,7 +113,19 @@ impl SecretService {
                 created_at: m.created_at,
                 deleted_at: m.deleted_at,
             })
-            .collect();
+            .collect())
+    }
+
+    /// The report of `organization` over `start..=end`, its `secrets` read already.
+    async fn report_of(
+        &self,
+        organization: Option<String>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        secrets: &[ReportSecret],
+    ) -> Result<ComplianceReport> {
+        let store = &self.inner.audit_store;
+        let org = organization.as_deref();
         let ids: Vec<&str> = secrets.iter().map(|s| s.id.as_str()).collect();
         let grants: Vec<ReportGrant> = store
             .grants_of(&ids)
@@ -152,7 +170,7 @@ impl SecretService {
             ReportInput {
                 organization_id: organization,
                 period: Period { start, end },
-                secrets: &secrets,
+                secrets,
                 grants: &grants,
                 access,
             },
@@ -218,17 +236,31 @@ pub struct ComplianceCharts {
 pub const EXPIRY_WEEKS: usize = 12;
 
 impl SecretService {
-    /// The counts behind the compliance view's charts, for the same organization, period
-    /// and caller as [`SecretService::compliance_report`] (and refused as it is).
-    pub async fn compliance_charts(
+    /// The compliance view: the report of [`SecretService::compliance_report`] (refused as
+    /// it is) and the counts behind its charts, the secrets read once for both.
+    pub async fn compliance_view(
         &self,
         organization: Option<&str>,
         start: DateTime<Utc>,
         end: DateTime<Utc>,
         ctx: &SecretContext,
-    ) -> Result<ComplianceCharts> {
+    ) -> Result<(ComplianceReport, ComplianceCharts)> {
         let organization = report_organization(organization, start, end, ctx)?;
-        let org = organization.as_deref();
+        let secrets = self.report_secrets(organization.as_deref()).await?;
+        let charts = self
+            .charts_of(organization.as_deref(), start, end, &secrets)
+            .await?;
+        let report = self.report_of(organization, start, end, &secrets).await?;
+        Ok((report, charts))
+    }
+
+    async fn charts_of(
+        &self,
+        org: Option<&str>,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        secrets: &[ReportSecret],
+    ) -> Result<ComplianceCharts> {
         let store = &self.inner.audit_store;
         let counted: BTreeMap<NaiveDate, u64> = store
             .reads_per_day(org, start, end)
@@ -246,7 +278,7 @@ impl SecretService {
         let today = now.date_naive();
         let mut expired = 0;
         let mut weeks = vec![0u64; EXPIRY_WEEKS];
-        for s in store.report_secrets(org).await? {
+        for s in secrets {
             let Some(at) = s.expires_at.filter(|_| s.deleted_at.is_none()) else {
                 continue;
             };

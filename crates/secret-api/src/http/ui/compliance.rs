@@ -160,12 +160,12 @@ pub(crate) struct CompliancePage<'a> {
     pub(crate) expiring: Chart,
 }
 
-/// The period and organization `q` asks for, and the service's report of them.
+/// The service's report of the period and organization `q` asks for.
 async fn report_of(
     state: &AppState,
     session: &UiSession,
     q: &ReportQuery,
-) -> Result<(Asked, ComplianceReport), Refused> {
+) -> Result<ComplianceReport, Refused> {
     let refused = |e| Box::new(error_page(e));
     let asked = Asked::of(q, Utc::now()).map_err(refused)?;
     let report = state
@@ -178,7 +178,7 @@ async fn report_of(
         )
         .await
         .map_err(refused)?;
-    Ok((asked, report))
+    Ok(report)
 }
 
 /// `GET /ui/compliance`.
@@ -188,15 +188,21 @@ pub(crate) async fn report(
     q: web::Query<ReportQuery>,
 ) -> HttpResponse {
     let session = or_answer!(UiSession::of(&req));
-    let (asked, report) = or_answer!(report_of(&state, &session, &q).await);
-    let org = asked.organization.as_deref();
-    let (start, end) = (asked.start(), asked.end());
-    let charts = match state
+    let asked = match Asked::of(&q, Utc::now()) {
+        Ok(a) => a,
+        Err(e) => return error_page(e),
+    };
+    let (report, charts) = match state
         .service
-        .compliance_charts(org, start, end, &session.ctx)
+        .compliance_view(
+            asked.organization.as_deref(),
+            asked.start(),
+            asked.end(),
+            &session.ctx,
+        )
         .await
     {
-        Ok(c) => c,
+        Ok(v) => v,
         Err(e) => return error_page(e),
     };
     let days: Vec<(String, u64, bool)> = charts
@@ -248,7 +254,7 @@ pub(crate) async fn pdf(
     q: web::Query<ReportQuery>,
 ) -> HttpResponse {
     let session = or_answer!(UiSession::of(&req));
-    let (_, report) = or_answer!(report_of(&state, &session, &q).await);
+    let report = or_answer!(report_of(&state, &session, &q).await);
     match web::block(move || secret_audit::pdf::render_pdf(&report)).await {
         Ok(bytes) => secured(
             HttpResponse::Ok()

@@ -15,7 +15,7 @@ use secret_core::{SecretError, SecretScope};
 
 use super::super::AppState;
 use super::forms::Posted;
-use super::pages::{Choice, enc, error_page, scope_choices};
+use super::pages::{Choice, enc, error_line, error_page, scope_choices};
 use super::session::CsrfForm;
 use super::vaults::{backend_label, visible};
 use super::{UiSession, page, see_other};
@@ -141,10 +141,9 @@ async fn migrate_page(
             });
         }
         Some(Err(e)) => {
-            let api = super::super::error::ApiError::from_secret(e, "");
-            let (s, code, message) = api.parts();
+            let (s, line) = error_line(e);
             status = s;
-            error = Some(format!("{code}: {message}"));
+            error = Some(line);
         }
         None => {}
     }
@@ -286,8 +285,7 @@ pub(crate) async fn pause_or_resume(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = or_answer!(UiSession::of(&req));
-    or_answer!(session.check_csrf(&form.csrf));
+    let session = or_answer!(form.session(&req));
     let (id, action) = path.into_inner();
     let done = match action.as_str() {
         "pause" => state.service.pause_migration(&id, &session.ctx).await,

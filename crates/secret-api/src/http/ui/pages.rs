@@ -57,6 +57,14 @@ pub(crate) fn error_page(err: SecretError) -> HttpResponse {
     )
 }
 
+/// The status the API answers `err` with, and the error as one line (`CODE: message`)
+/// for a page that shows it above its form.
+pub(crate) fn error_line(err: SecretError) -> (actix_web::http::StatusCode, String) {
+    let api = ApiError::from_secret(err, "");
+    let (status, code, message) = api.parts();
+    (status, format!("{code}: {message}"))
+}
+
 /// One option of a filter's drop-down.
 pub(crate) struct Choice {
     pub(crate) value: String,

@@ -17,7 +17,7 @@ use super::pages::{
     Card, DetailPage, Filters, GrantRow, ListPage, VersionRow, enc, error_page, grantee_types,
     non_empty, scope_choices, title, type_choices,
 };
-use super::session::{CsrfForm, Refused};
+use super::session::CsrfForm;
 use super::{UiSession, page, see_other};
 
 /// Secrets per page of the list.
@@ -200,13 +200,6 @@ pub(crate) async fn detail(
     detail_page(&state, &session, &SecretId::from(id.as_str()), None, None).await
 }
 
-/// The session of a form post, once its CSRF token checks out.
-fn posted(req: &HttpRequest, form: &CsrfForm) -> Result<UiSession, Refused> {
-    let session = UiSession::of(req)?;
-    session.check_csrf(&form.csrf)?;
-    Ok(session)
-}
-
 /// `POST /ui/secrets/{id}/reveal`: the current value, read (and audited) as the API's
 /// value read is, shown on a page that reloads itself masked after 30 seconds.
 pub(crate) async fn reveal(
@@ -215,7 +208,7 @@ pub(crate) async fn reveal(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = or_answer!(posted(&req, &form));
+    let session = or_answer!(form.session(&req));
     let id = SecretId::from(id.as_str());
     let value = match state.service.get_secret_value(&id, &session.ctx).await {
         Ok(v) => v.value,
@@ -246,7 +239,7 @@ pub(crate) async fn delete(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = or_answer!(posted(&req, &form));
+    let session = or_answer!(form.session(&req));
     let id = SecretId::from(id.as_str());
     match state.service.delete_secret(&id, None, &session.ctx).await {
         Ok(_) => see_other(&format!("/ui/secrets/{}", enc(id.as_str()))),
@@ -261,7 +254,7 @@ pub(crate) async fn restore(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = or_answer!(posted(&req, &form));
+    let session = or_answer!(form.session(&req));
     let id = SecretId::from(id.as_str());
     match state.service.restore_secret(&id, &session.ctx).await {
         Ok(_) => see_other(&format!("/ui/secrets/{}", enc(id.as_str()))),
@@ -283,12 +276,8 @@ pub(crate) async fn rollback(
     id: web::Path<String>,
     form: web::Form<RollbackForm>,
 ) -> HttpResponse {
-    let session = or_answer!(posted(
-        &req,
-        &CsrfForm {
-            csrf: form.csrf.clone()
-        }
-    ));
+    let session = or_answer!(UiSession::of(&req));
+    or_answer!(session.check_csrf(&form.csrf));
     let id = SecretId::from(id.as_str());
     match state
         .service
@@ -315,12 +304,8 @@ pub(crate) async fn purge(
     id: web::Path<String>,
     form: web::Form<PurgeForm>,
 ) -> HttpResponse {
-    let session = or_answer!(posted(
-        &req,
-        &CsrfForm {
-            csrf: form.csrf.clone()
-        }
-    ));
+    let session = or_answer!(UiSession::of(&req));
+    or_answer!(session.check_csrf(&form.csrf));
     let id = SecretId::from(id.as_str());
     let meta = match state.service.get_metadata(&id, &session.ctx).await {
         Ok(m) => m,

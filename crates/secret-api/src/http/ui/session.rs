@@ -246,6 +246,15 @@ pub(crate) struct CsrfForm {
     pub(crate) csrf: String,
 }
 
+impl CsrfForm {
+    /// The caller of this posted form, once its CSRF token checks out.
+    pub(crate) fn session(&self, req: &HttpRequest) -> Result<UiSession, Refused> {
+        let session = UiSession::of(req)?;
+        session.check_csrf(&self.csrf)?;
+        Ok(session)
+    }
+}
+
 /// `POST /ui/sign-out`: removes the session cookie.
 pub(crate) async fn sign_out(req: HttpRequest, form: web::Form<CsrfForm>) -> HttpResponse {
     let session = or_answer!(UiSession::of(&req));

@@ -21,7 +21,7 @@ use zeroize::Zeroizing;
 use super::super::AppState;
 use super::super::extract::parse_json;
 use super::forms::{Placement, Posted, owner_fields, placement};
-use super::pages::{Choice, error_page};
+use super::pages::{Choice, error_line, error_page};
 use super::{UiSession, page};
 
 type Form = web::Form<Vec<(String, String)>>;
@@ -127,10 +127,9 @@ fn import_page(
                 .collect();
         }
         Some((_, Err(e))) => {
-            let api = super::super::error::ApiError::from_secret(e, "");
-            let (s, code, message) = api.parts();
+            let (s, line) = error_line(e);
             status = s;
-            error = Some(format!("{code}: {message}"));
+            error = Some(line);
         }
         None => {}
     }

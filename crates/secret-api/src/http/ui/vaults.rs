@@ -166,8 +166,7 @@ pub(crate) async fn health(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = or_answer!(UiSession::of(&req));
-    or_answer!(session.check_csrf(&form.csrf));
+    let session = or_answer!(form.session(&req));
     let id = VaultId::from(id.as_str());
     match state.service.check_vault_health(&id, &session.ctx).await {
         Ok(r) => {
@@ -190,8 +189,7 @@ pub(crate) async fn make_default(
     id: web::Path<String>,
     form: web::Form<CsrfForm>,
 ) -> HttpResponse {
-    let session = or_answer!(UiSession::of(&req));
-    or_answer!(session.check_csrf(&form.csrf));
+    let session = or_answer!(form.session(&req));
     let id = VaultId::from(id.as_str());
     let params = UpdateVaultParams {
         is_default: Some(true),
