@@ -10,6 +10,10 @@
 #
 # Needs wrk (installed from Debian's packages when missing). DURATION (default 10s) sets the
 # length of each run. The rate limit is raised so it measures the server, not the limiter.
+#
+# PROFILE=16 (a connection count) instead samples the whole machine with perf (Debian's
+# linux-perf) for 10 s during a value-read run at that many connections and prints where
+# the CPU went: by thread, user space against the kernel, and the hottest symbols.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +52,23 @@ ID=$(curl -fs -X POST "http://127.0.0.1:$PORT/api/secrets" \
   -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
   -d '{"name":"BENCH_KEY","type":"API_KEY","value":{"type":"API_KEY","key":"sk-bench-0123456789abcdef"},"scope":"ORGANIZATION","organizationId":"org-1"}' \
   | sed -E 's/.*"id":"([^"]+)".*/\1/')
+
+if [ -n "${PROFILE:-}" ]; then
+  command -v perf >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq linux-perf >/dev/null; }
+  wrk -t2 -c"$PROFILE" -d14s -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/secrets/$ID/value" >"$WORK/wrk.txt" &
+  WRK_PID=$!
+  sleep 2
+  perf record -F 499 -a -g -o "$WORK/perf.data" -- sleep 10 2>/dev/null
+  wait "$WRK_PID"
+  echo "engine: $ENGINE, value reads at $PROFILE connections: $(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.txt") req/s while sampled"
+  echo "--- CPU by thread (comm) ---"
+  perf report -i "$WORK/perf.data" --no-children --sort comm --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -12
+  echo "--- user space against the kernel ---"
+  perf report -i "$WORK/perf.data" --no-children --sort dso --stdio 2>/dev/null | grep -E '^ +[0-9]' | head -8
+  echo "--- hottest symbols ---"
+  perf report -i "$WORK/perf.data" --no-children --sort sym --stdio -g none 2>/dev/null | grep -E '^ +[0-9]' | head -30
+  exit 0
+fi
 
 echo "engine: $ENGINE, duration per run: $DURATION, $(nproc) cores, load generator on the same machine"
 printf '%-34s %6s %12s %10s %10s\n' endpoint conns req/s p50 p99

@@ -1,5 +1,6 @@
-//! `SecretService::get_secret` uncached and cached on SQLite, and uncached on PostgreSQL when `BENCH_PG_URL`
-//! names a server (a database with a random name is created and dropped).
+//! `SecretService::get_secret` uncached and cached on SQLite, `get_secrets` of 100 ids
+//! cached on SQLite, and `get_secret` uncached on PostgreSQL when `BENCH_PG_URL` names a
+//! server (a database with a random name is created and dropped).
 //!
 //! `cargo bench -p secret-api --bench read`
 //! `BENCH_PG_URL=postgres://postgres@127.0.0.1:5432/postgres cargo bench -p secret-api --bench read`
@@ -15,23 +16,26 @@ use secret_core::value::ApiKeySecret;
 use sqlx::Connection;
 use support::{bench_ctx, open_service};
 
-async fn service(url: &str, cache: CacheConfig) -> (SecretService, secret_core::SecretId) {
-    let service = open_service(url, cache).await;
-    let ctx = bench_ctx();
-    let id = service
+async fn create(service: &SecretService, name: &str) -> secret_core::SecretId {
+    service
         .create_secret(
             CreateSecretParams::new(
-                "BENCH_KEY",
+                name,
                 SecretScope::Organization,
                 SecretValue::new(AnySecretValue::ApiKey(ApiKeySecret {
                     key: "sk-".to_string() + &"x".repeat(97),
                 })),
             ),
-            &ctx,
+            &bench_ctx(),
         )
         .await
         .unwrap()
-        .id;
+        .id
+}
+
+async fn service(url: &str, cache: CacheConfig) -> (SecretService, secret_core::SecretId) {
+    let service = open_service(url, cache).await;
+    let id = create(&service, "BENCH_KEY").await;
     (service, id)
 }
 
@@ -54,6 +58,21 @@ fn bench_reads(c: &mut Criterion) {
     c.bench_function("get_secret cached (SQLite)", |b| {
         b.to_async(&rt)
             .iter(|| async { cached.get_secret(&cached_id, &ctx).await.unwrap() })
+    });
+    // One call for 100 secrets: their SECRET_READ records go to the audit writer as one job.
+    let many: Vec<_> = rt.block_on(async {
+        let mut ids = Vec::new();
+        for n in 0..100 {
+            ids.push(create(&cached, &format!("BENCH_MANY_{n}")).await);
+        }
+        ids
+    });
+    c.bench_function("get_secrets 100 ids cached (SQLite)", |b| {
+        b.to_async(&rt).iter(|| async {
+            let values = cached.get_secrets(&many, &ctx).await.unwrap();
+            assert_eq!(values.len(), 100);
+            values
+        })
     });
 
     if let Ok(admin) = std::env::var("BENCH_PG_URL") {

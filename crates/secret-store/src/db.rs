@@ -49,6 +49,8 @@ pub struct Database {
     /// The URL it was opened with (it may hold a password: never printed), for the
     /// connections a pool cannot lend: the change feed's listener.
     url: Arc<str>,
+    /// How long a SQLite writer waits for the write lock.
+    busy_timeout: Duration,
 }
 
 impl std::fmt::Debug for Database {
@@ -206,6 +208,7 @@ impl Database {
             conn,
             kind,
             url: Arc::from(config.url.as_str()),
+            busy_timeout: config.busy_timeout,
         })
     }
 
@@ -228,6 +231,17 @@ impl Database {
     /// The URL the pool was opened with.
     pub(crate) fn url(&self) -> &str {
         &self.url
+    }
+
+    /// How long a SQLite writer waits for the write lock.
+    pub(crate) fn busy_timeout(&self) -> Duration {
+        self.busy_timeout
+    }
+
+    /// The PostgreSQL pool under the sea-orm connection, for statements sea-orm cannot
+    /// build; `None` on SQLite.
+    pub(crate) fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        (self.kind == DbKind::Postgres).then(|| self.conn.get_postgres_connection_pool())
     }
 
     /// The sea-orm connection, for the store's repositories.

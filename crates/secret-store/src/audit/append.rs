@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use secret_core::audit::AuditEntry;
 
+use super::fast::Batch;
 use super::{AuditStore, HEAD_ID, INSERT_CHUNK, NewUsage};
 use crate::chain_key::{AuditChainKey, ChainKeyError};
 use crate::entity::{
@@ -19,12 +20,19 @@ use crate::entity::{
 use crate::error::{StoreError, StoreResult};
 use crate::secrets::WriteTx;
 
-fn to_model(seq: i64, prev_hash: String, hash: String, e: &AuditEntry) -> logs::ActiveModel {
+/// An entry's place in the chain.
+pub(super) struct Link {
+    pub(super) seq: i64,
+    pub(super) prev_hash: String,
+    pub(super) hash: String,
+}
+
+fn to_model(l: Link, e: &AuditEntry) -> logs::ActiveModel {
     logs::ActiveModel {
         id: Set(e.id.clone()),
-        seq: Set(seq),
-        prev_hash: Set(prev_hash),
-        hash: Set(hash),
+        seq: Set(l.seq),
+        prev_hash: Set(l.prev_hash),
+        hash: Set(l.hash),
         event_type: Set(e.event_type.as_str().to_string()),
         event_category: Set(e.event_category.as_str().to_string()),
         actor_type: Set(e.actor_type.as_str().to_string()),
@@ -53,10 +61,10 @@ fn to_model(seq: i64, prev_hash: String, hash: String, e: &AuditEntry) -> logs::
 /// key manager, not here: once no key manager holds it, appends fail as they always did.
 #[derive(Debug, Clone)]
 pub(super) struct KnownHead {
-    seq: i64,
-    hash: String,
-    key_id: String,
-    keyed_from_seq: i64,
+    pub(super) seq: i64,
+    pub(super) hash: String,
+    pub(super) key_id: String,
+    pub(super) keyed_from_seq: i64,
 }
 
 impl KnownHead {
@@ -107,25 +115,32 @@ async fn lock_head<C: ConnectionTrait>(conn: &C) -> StoreResult<(KnownHead, Audi
     Ok((KnownHead::new(current.seq, current.hash, &key), key))
 }
 
-/// Links `entries` after `from`: the rows to insert and the new head.
-fn link(
+/// Links `entries` after `from`: each one's place and the new head.
+pub(super) fn link(
     from: &KnownHead,
     key: &AuditChainKey,
     entries: &[AuditEntry],
-) -> (Vec<logs::ActiveModel>, KnownHead) {
+) -> (Vec<Link>, KnownHead) {
     let (mut seq, mut prev) = (from.seq, from.hash.clone());
-    let mut rows = Vec::with_capacity(entries.len());
+    let mut links = Vec::with_capacity(entries.len());
     for e in entries {
         seq += 1;
         let hash = key.mac(seq, &prev, e);
-        rows.push(to_model(
+        links.push(Link {
             seq,
-            std::mem::replace(&mut prev, hash.clone()),
+            prev_hash: std::mem::replace(&mut prev, hash.clone()),
             hash,
-            e,
-        ));
+        });
     }
-    (rows, KnownHead::new(seq, prev, key))
+    (links, KnownHead::new(seq, prev, key))
+}
+
+fn to_models(links: Vec<Link>, entries: &[AuditEntry]) -> Vec<logs::ActiveModel> {
+    links
+        .into_iter()
+        .zip(entries)
+        .map(|(l, e)| to_model(l, e))
+        .collect()
 }
 
 /// Moves the head from `from` to `to` in one statement, only if it still is at `from` and
@@ -187,16 +202,17 @@ async fn append<C: ConnectionTrait>(
         if let Some(from) = known
             && let Some(key) = AuditChainKey::loaded(&from.key_id)
         {
-            let (rows, to) = link(from, &key, entries);
+            let (links, to) = link(from, &key, entries);
             if move_known_head(conn, from, &to).await? {
-                linked = Some((rows, to));
+                linked = Some((to_models(links, entries), to));
             }
         }
         let (rows, to) = match linked {
             Some(linked) => linked,
             None => {
                 let (from, key) = lock_head(conn).await?;
-                let (rows, to) = link(&from, &key, entries);
+                let (links, to) = link(&from, &key, entries);
+                let rows = to_models(links, entries);
                 // The head is locked: it is still where it was read.
                 if !move_known_head(conn, &from, &to).await? {
                     return Err(StoreError::corrupt(
@@ -231,15 +247,7 @@ async fn append<C: ConnectionTrait>(
 async fn summarize<C: ConnectionTrait>(conn: &C, usages: &[NewUsage]) -> StoreResult<()> {
     use sea_orm::sea_query::OnConflict;
     use summary::Column as C;
-    let mut pairs: BTreeMap<(&str, &str), (DateTime<Utc>, i64)> = BTreeMap::new();
-    for u in usages {
-        let e = pairs
-            .entry((u.secret_id.as_str(), u.consumer_module.as_str()))
-            .or_insert((u.used_at, 0));
-        e.0 = e.0.max(u.used_at);
-        e.1 += 1;
-    }
-    let rows: Vec<_> = pairs
+    let rows: Vec<_> = usage_summaries(usages)
         .into_iter()
         .map(
             |((secret_id, module), (last, count))| summary::ActiveModel {
@@ -267,6 +275,19 @@ async fn summarize<C: ConnectionTrait>(conn: &C, usages: &[NewUsage]) -> StoreRe
     Ok(())
 }
 
+/// Per (secret, module) of `usages`: the latest read and the count.
+pub(super) fn usage_summaries(usages: &[NewUsage]) -> BTreeMap<(&str, &str), (DateTime<Utc>, i64)> {
+    let mut pairs: BTreeMap<(&str, &str), (DateTime<Utc>, i64)> = BTreeMap::new();
+    for u in usages {
+        let e = pairs
+            .entry((u.secret_id.as_str(), u.consumer_module.as_str()))
+            .or_insert((u.used_at, 0));
+        e.0 = e.0.max(u.used_at);
+        e.1 += 1;
+    }
+    pairs
+}
+
 impl WriteTx {
     /// Appends audit entries inside this transaction: they commit with the change they
     /// describe, or not at all.
@@ -289,13 +310,24 @@ impl WriteTx {
 }
 
 impl AuditStore {
-    /// Appends a batch of entries and usages in one transaction (the group commit).
+    /// Appends a batch of entries and usages in one transaction (the group commit). When the
+    /// head is where this store's last batch left it, the batch is committed in one hand-off
+    /// (see [`super::fast`]); otherwise, or when that finds the head moved, through the pool.
     pub async fn append_batch(
         &self,
         entries: &[AuditEntry],
         usages: &[NewUsage],
     ) -> StoreResult<()> {
         let known = self.known.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(from) = known.as_ref()
+            && let Some(batch) = Batch::after(from, entries, usages)
+        {
+            let to = batch.head.as_ref().map(|(_, to)| to.clone());
+            if self.append_fast(batch).await? {
+                *self.known.lock().unwrap_or_else(|p| p.into_inner()) = to.or(known);
+                return Ok(());
+            }
+        }
         let txn = self.db.conn().begin().await?;
         let head = append(&txn, entries, usages, known.as_ref()).await?;
         txn.commit().await?;

@@ -34,6 +34,9 @@ use crate::secrets::{parse, to_record};
 
 mod append;
 mod charts;
+mod fast;
+mod pg_batch;
+mod sqlite_batch;
 
 use append::KnownHead;
 
@@ -128,6 +131,8 @@ pub struct AuditStore {
     db: Database,
     /// The head as this store's last batch left it (see [`append`]).
     known: std::sync::Arc<std::sync::Mutex<Option<KnownHead>>>,
+    /// The batch writer's own SQLite connection (see [`sqlite_batch`]).
+    batch: fast::LazyConn,
 }
 impl AuditStore {
     /// The audit store over `db`.
@@ -135,6 +140,7 @@ impl AuditStore {
         AuditStore {
             db,
             known: Default::default(),
+            batch: Default::default(),
         }
     }
 
