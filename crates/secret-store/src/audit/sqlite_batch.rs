@@ -3,8 +3,8 @@
 //! Through the pool, every statement of a batch (begin, move the head, insert the records,
 //! insert the usage rows, fold them into the summaries, commit) is handed to the driver's
 //! worker thread and back, and those hand-offs, not the `fsync`, were most of a batch's cost.
-//! Here one blocking task runs the whole batch on a connection of its own with prepared,
-//! cached statements: one hand-off per batch. It is used only for the case the batch writer
+//! Here the writer runs the whole batch on a connection of its own with prepared, cached
+//! statements, without leaving its thread. It is used only for the case the batch writer
 //! handles all day, a head that is still where its last batch left it; anything else (the
 //! first batch, a head another writer moved) rolls back and takes the pool's path.
 //!
